@@ -1,0 +1,1 @@
+"""codecustom language server (pygls)."""
