@@ -1,0 +1,1 @@
+"""Loading base models, the strategy registry and per-project artifacts."""
