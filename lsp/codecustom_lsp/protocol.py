@@ -1,0 +1,94 @@
+"""A JSON-RPC layer that answers bad input instead of dropping it.
+
+pygls structures each message inside ``json.loads``' object hook; when a request's params do not
+match the LSP types it raises there, and the request is never answered (the client waits forever).
+This protocol turns such a request into an ``InvalidParams`` error response carrying the request's
+id and naming the bad field, answers non-object or non-2.0 messages with ``InvalidRequest``, and
+answers unparsable bodies with ``ParseError`` (id null), as JSON-RPC 2.0 asks.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import attrs
+import cattrs
+from lsprotocol import types
+from pygls.protocol import LanguageServerProtocol
+from pygls.protocol.json_rpc import RPCNotification, RPCRequest, RPCResponse
+
+log = logging.getLogger(__name__)
+
+
+@attrs.define
+class Malformed:
+    """A message that could not be turned into an LSP message."""
+
+    msg_id: int | str | None
+    code: int
+    message: str
+    is_request: bool
+
+
+def _valid_id(value: Any) -> int | str | None:
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        return None
+    return value
+
+
+def _describe(exc: BaseException) -> str:
+    cause = exc.__cause__ or exc
+    if isinstance(cause, cattrs.BaseValidationError):
+        details = cattrs.transform_error(cause)
+        return "; ".join(d.replace("$.params", "params") for d in details[:4])
+    return f"{type(cause).__name__}: {cause}"
+
+
+class RobustProtocol(LanguageServerProtocol):
+    """LanguageServerProtocol that never leaves a request with an id unanswered."""
+
+    def structure_message(self, data: dict[str, Any]) -> Any:
+        try:
+            return super().structure_message(data)
+        except Exception as exc:  # noqa: BLE001 - any structuring failure becomes an answer
+            method = data.get("method")
+            is_request = "id" in data and method is not None
+            if "id" in data and method is None and "error" not in data:
+                # a response from the client we could not read; nothing to answer
+                log.warning("ignoring malformed response %r: %s", data.get("id"), _describe(exc))
+                return Malformed(None, types.ErrorCodes.InvalidRequest, "malformed response", False)
+            what = f"invalid params for {method!r}" if isinstance(method, str) else "invalid message"
+            return Malformed(_valid_id(data.get("id")), types.ErrorCodes.InvalidParams,
+                             f"{what}: {_describe(exc)}", is_request)
+
+    def handle_message(self, message: Any) -> None:
+        if isinstance(message, Malformed):
+            log.warning("bad message (id=%r): %s", message.msg_id, message.message)
+            if message.is_request:
+                self._send_error(message.msg_id, message.code, message.message)
+            return
+        if not isinstance(message, (RPCRequest, RPCNotification, RPCResponse)) and not hasattr(message, "error"):
+            log.warning("not a JSON-RPC message: %.200r", message)
+            self._send_error(None, types.ErrorCodes.InvalidRequest, "not a JSON-RPC 2.0 message object")
+            return
+        if getattr(message, "jsonrpc", None) != self.VERSION:
+            log.warning("wrong jsonrpc version in %.200r", message)
+            if isinstance(message, RPCRequest):
+                self._send_error(_valid_id(message.id), types.ErrorCodes.InvalidRequest,
+                                 "jsonrpc must be \"2.0\"")
+            return
+        if isinstance(message, RPCRequest) and _valid_id(message.id) is None:
+            self._send_error(None, types.ErrorCodes.InvalidRequest, "request id must be a string or an integer")
+            return
+        if isinstance(message, RPCRequest) and not isinstance(message.method, str):
+            self._send_error(message.id, types.ErrorCodes.InvalidRequest, "method must be a string")
+            return
+        super().handle_message(message)
+
+    def parse_error(self, error: Exception) -> None:
+        """Answer a body that is not JSON at all (id null, per JSON-RPC 2.0)."""
+        self._send_error(None, types.ErrorCodes.ParseError, f"parse error: {error}"[:300])
+
+    def _send_error(self, msg_id: int | str | None, code: int, message: str) -> None:
+        self._send_data(types.ResponseErrorMessage(id=msg_id, error=types.ResponseError(code=code, message=message)))

@@ -1,0 +1,1 @@
+"""Tests of the language server (lsp/codecustom_lsp) and `codecustom lsp`."""
