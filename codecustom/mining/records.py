@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 
 # methods2test's focal-context levels, smallest to largest.
 CONTEXT_LEVELS = ("fm", "fm_fc", "fm_fc_c", "fm_fc_c_m", "fm_fc_c_m_f")
@@ -39,8 +39,11 @@ class MethodRecord:
     end_line: int
     is_test: bool
     is_constructor: bool
-    calls: list[str]  # called names in source order (method/function names, no receivers)
+    calls: list[str]  # called names in evaluation order (method/function names, no receivers; Java: "new Foo")
     split: str = "train"
+    # added in schema 1.1
+    framework: str | None = None  # tests: junit3 | junit4 | junit5 | pytest | unittest | go test
+    is_fixture: bool = False  # pytest fixtures, setUp/@BeforeEach and friends (never focal)
 
 
 @dataclass
@@ -58,6 +61,12 @@ class PairRecord:
     focal: str  # the focal method's source
     context: dict[str, str]  # CONTEXT_LEVELS -> focal context text
     split: str = "train"
+    # added in schema 1.1
+    class_rule: str = ""  # how the focal class/module was found: path | package | import | name | ...
+    framework: str | None = None  # the test's framework (junit4, junit5, pytest, unittest, ...)
+    test_class: str | None = None  # qualified test class (None for module-level pytest functions)
+    focal_class: str | None = None  # qualified focal class (None for module functions)
+    focal_signature: str = ""
 
 
 @dataclass
@@ -69,6 +78,8 @@ class FileRecord:
     content: str
     sha: str  # git blob sha
     split: str = "train"
+    # added in schema 1.1
+    is_test: bool = False  # a test file by the language's rules
 
 
 @dataclass

@@ -1,0 +1,104 @@
+"""Focal context at methods2test's five levels, as source text ready to feed a model.
+
+``fm``            the focal method
+``fm_fc``         + the focal class's declaration (Python module functions: a `# module:` line)
+``fm_fc_c``       + constructor signatures (Python: `__init__`)
+``fm_fc_c_m``     + the signatures of the class's other methods (Python module functions: other functions)
+``fm_fc_c_m_f``   + fields (Python: class attributes; for Python also the module's imports)
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+from codecustom.mining.index import ClassRef, CodeIndex, MethodRef
+from codecustom.mining.records import CONTEXT_LEVELS
+
+
+class JavaContext:
+    """Class skeletons around the focal method."""
+
+    def build(self, focal: MethodRef, body: str, index: CodeIndex) -> dict[str, str]:
+        fm = body.strip("\n")
+        cls = focal.cls
+        if cls is None:
+            return {level: fm for level in CONTEXT_LEVELS}
+        ind = "    "
+        fm_in = textwrap.indent(fm, ind)
+        ctors = [f"{ind}{m.signature};" for m in cls.constructors() if m is not focal]
+        others = [f"{ind}{m.signature};" for m in cls.methods if not m.is_constructor and m is not focal and not m.is_test]
+        fields = [f"{ind}{f}" for f in cls.fields]
+        head = f"{cls.header} {{"
+
+        def block(*parts: list[str]) -> str:
+            lines = [head]
+            for part in parts:
+                lines.extend(part)
+            lines.append("}")
+            return "\n".join(lines)
+
+        return {
+            "fm": fm,
+            "fm_fc": block([fm_in]),
+            "fm_fc_c": block(ctors, [fm_in]),
+            "fm_fc_c_m": block(ctors, [fm_in], others),
+            "fm_fc_c_m_f": block(fields, ctors, [fm_in], others),
+        }
+
+
+class PythonContext:
+    """Class (or module) skeletons around the focal function."""
+
+    def build(self, focal: MethodRef, body: str, index: CodeIndex) -> dict[str, str]:
+        fm = body.strip("\n")
+        mod = index.modules.get(focal.path)
+        imports = _unique(imp.text for imp in mod.imports) if mod else []
+        cls: ClassRef | None = focal.cls
+        if cls is None:
+            head = [f"# module: {focal.path}"]
+            others = [_stub(m, "") for fs in (mod.functions.values() if mod else []) for m in fs
+                      if m is not focal and not m.is_test and not m.is_fixture]
+            fields = list(mod.module_fields) if mod else []
+            fm_fc = "\n".join(head + [fm])
+            fm_fc_c_m = "\n\n".join(["\n".join(head + [fm])] + others) if others else fm_fc
+            top = "\n".join(imports + ([""] if imports and fields else []) + fields)
+            return {
+                "fm": fm,
+                "fm_fc": fm_fc,
+                "fm_fc_c": fm_fc,
+                "fm_fc_c_m": fm_fc_c_m,
+                "fm_fc_c_m_f": (top + "\n\n" + fm_fc_c_m) if top else fm_fc_c_m,
+            }
+        ind = "    "
+        fm_in = textwrap.indent(fm, ind)
+        init = [_stub(m, ind) for m in cls.methods if m.name == "__init__" and m is not focal]
+        others = [_stub(m, ind) for m in cls.methods if m.name != "__init__" and m is not focal and not m.is_test and not m.is_fixture]
+        fields = [f"{ind}{f}" for f in cls.fields]
+        head = f"{cls.header}:"
+
+        def block(*parts: list[str]) -> str:
+            chunks = [p for part in parts for p in part]
+            return head + "\n" + "\n\n".join(chunks)
+
+        full = block(fields and ["\n".join(fields)], init, [fm_in], others)
+        return {
+            "fm": fm,
+            "fm_fc": block([fm_in]),
+            "fm_fc_c": block(init, [fm_in]),
+            "fm_fc_c_m": block(init, [fm_in], others),
+            "fm_fc_c_m_f": ("\n".join(imports) + "\n\n\n" + full) if imports else full,
+        }
+
+
+def _stub(m: MethodRef, ind: str) -> str:
+    lines = [f"{ind}{d}" for d in m.modifiers]
+    lines.append(f"{ind}{m.signature}: ...")
+    return "\n".join(lines)
+
+
+def _unique(items) -> list[str]:
+    seen: dict[str, None] = {}
+    for it in items:
+        if it:
+            seen.setdefault(it, None)
+    return list(seen)

@@ -1,0 +1,440 @@
+"""Java extraction: types (nested too), methods, constructors, fields, JUnit 3/4/5 tests, typed call sites."""
+
+from __future__ import annotations
+
+import re
+
+from tree_sitter import Node
+
+from codecustom.mining import syntax
+from codecustom.mining.syntax import Spans
+from codecustom.mining.facts import CallSite, ClassFacts, FileFacts, ImportFacts, MethodFacts
+
+TYPE_DECLS = {
+    "class_declaration": "class",
+    "interface_declaration": "interface",
+    "enum_declaration": "enum",
+    "record_declaration": "record",
+    "annotation_type_declaration": "annotation",
+}
+BODY_TYPES = {"class_body", "interface_body", "enum_body_declarations", "annotation_type_body"}
+TEST_ANNOTATIONS = {"Test", "ParameterizedTest", "RepeatedTest", "TestFactory", "TestTemplate"}
+SETUP_ANNOTATIONS = {"Before", "BeforeEach", "BeforeAll", "BeforeClass"}
+_WS = re.compile(r"\s+")
+_GENERIC = re.compile(r"<.*>", re.S)
+LITERAL_TYPES = {
+    "string_literal": "String",
+    "text_block": "String",
+    "character_literal": "char",
+    "true": "boolean",
+    "false": "boolean",
+    "null_literal": "null",
+    "class_literal": "Class",
+}
+
+
+def one_line(text: str) -> str:
+    return _WS.sub(" ", text).strip()
+
+
+def simple_type(type_text: str) -> str:
+    """`java.util.List<String>[]` -> `List`; `Outer.Inner` -> `Inner`; `final Foo` -> `Foo`."""
+    t = _GENERIC.sub("", type_text).replace("[]", "").replace("...", "").strip()
+    t = t.split()[-1] if t else t
+    return t.rsplit(".", 1)[-1]
+
+
+def is_assertion(name: str) -> bool:
+    """JUnit/AssertJ/Hamcrest/Mockito assertion-like calls."""
+    return name.startswith("assert") or name.startswith("verify") or name in {"fail", "expect", "then"}
+
+
+def _annotation_names(modifiers: Node | None, src: bytes) -> list[str]:
+    if modifiers is None:
+        return []
+    names = []
+    for child in modifiers.named_children:
+        if child.type in ("marker_annotation", "annotation"):
+            names.append(syntax.text(child.child_by_field_name("name"), src).rsplit(".", 1)[-1])
+    return names
+
+
+def _modifiers(node: Node) -> Node | None:
+    for child in node.children:
+        if child.type == "modifiers":
+            return child
+    return None
+
+
+def _literal_type(node: Node, src: bytes) -> str | None:
+    t = node.type
+    if t in LITERAL_TYPES:
+        return LITERAL_TYPES[t]
+    if t in ("decimal_integer_literal", "hex_integer_literal", "octal_integer_literal", "binary_integer_literal"):
+        return "long" if src[node.end_byte - 1:node.end_byte] in (b"l", b"L") else "int"
+    if t in ("decimal_floating_point_literal", "hex_floating_point_literal"):
+        return "float" if src[node.end_byte - 1:node.end_byte] in (b"f", b"F") else "double"
+    return None
+
+
+class JavaExtractor:
+    """Extracts :class:`FileFacts` from one Java file; one instance per process."""
+
+    language = "java"
+
+    def __init__(self) -> None:
+        self.parser = syntax.parser("java")
+        self.q_defs = syntax.query("java", "java", "definitions")
+        self.q_calls = syntax.query("java", "java", "calls")
+        self.q_locals = syntax.query("java", "java", "locals")
+
+    def extract(self, path: str, src: bytes, *, is_test_file: bool) -> FileFacts:
+        tree = self.parser.parse(src)
+        root = tree.root_node
+        facts = FileFacts(path=path, language="java", is_test_file=is_test_file, root_has_error=root.has_error)
+        caps = syntax.captures(self.q_defs, root)
+        for node in caps.get("package", []):
+            names = [c for c in node.named_children if c.type in ("scoped_identifier", "identifier")]
+            facts.package = syntax.text(names[0], src) if names else ""
+        for node in sorted(caps.get("import", []), key=lambda n: n.start_byte):
+            facts.imports.append(self._import(node, src))
+        frameworks = {imp.module for imp in facts.imports}
+        framework = "junit5" if any(m.startswith("org.junit.jupiter") for m in frameworks) else (
+            "junit4" if any(m.startswith("org.junit") for m in frameworks) else None)
+
+        # Types, outermost first.
+        types = sorted(caps.get("type", []), key=lambda n: n.start_byte)
+        class_by_node: dict[int, ClassFacts] = {}
+        for node in types:
+            owner = self._owner_type(node.parent)
+            outer = class_by_node.get(owner.id) if owner is not None else None
+            cf = self._class(node, src, outer)
+            class_by_node[node.id] = cf
+            facts.classes.append(cf)
+        for node in caps.get("field", []):
+            owner = self._owner_type(node.parent, direct=True)
+            if owner is not None and owner.id in class_by_node:
+                self._field(node, src, class_by_node[owner.id])
+
+        # Methods and constructors declared directly in a type body (anonymous-class methods belong to
+        # the method that contains them).
+        decls = [(n, False) for n in caps.get("method", [])] + [(n, True) for n in caps.get("constructor", [])]
+        decls.sort(key=lambda d: d[0].start_byte)
+        emitted: list[tuple[Node, MethodFacts]] = []
+        for node, is_ctor in decls:
+            owner = self._owner_type(node.parent, direct=True)
+            if owner is None or owner.id not in class_by_node:
+                continue
+            cls = class_by_node[owner.id]
+            if node.has_error:
+                facts.syntax_errors += 1
+                continue
+            mf = self._method(node, src, cls, is_ctor)
+            emitted.append((node, mf))
+        if root.has_error and facts.syntax_errors == 0:
+            facts.syntax_errors = 1
+
+        # Test detection needs the class: JUnit 3 tests are public void test*() in a TestCase subclass.
+        for node, mf in emitted:
+            cls = next(c for c in facts.classes if c.qualname == mf.class_name)
+            annotations = {m.lstrip("@").split("(")[0].rsplit(".", 1)[-1] for m in mf.modifiers if m.startswith("@")}
+            if annotations & TEST_ANNOTATIONS:
+                mf.is_test = True
+                mf.framework = framework or ("junit5" if annotations - {"Test"} else "junit4")
+            elif ("TestCase" in cls.bases and mf.name.startswith("test") and not mf.params
+                  and "public" in mf.modifiers and mf.return_type == "void"):
+                mf.is_test, mf.framework = True, "junit3"
+            if annotations & SETUP_ANNOTATIONS or (mf.name == "setUp" and "TestCase" in cls.bases):
+                mf.is_setup = True
+            if mf.is_test:
+                cls.is_test_class = True
+        by_qual = {c.qualname: c for c in facts.classes}
+        for cls in facts.classes:
+            if cls.is_test_class and "." in cls.qualname:
+                cls.is_nested_test = "Nested" in {m.lstrip("@").rsplit(".", 1)[-1] for m in cls.modifiers} or \
+                    by_qual.get(cls.qualname.rsplit(".", 1)[0], cls).is_test_class
+
+        facts.methods = [mf for _, mf in emitted]
+        self._calls(root, src, emitted, by_qual)
+        return facts
+
+    # -- declarations -------------------------------------------------------------------------
+
+    @staticmethod
+    def _owner_type(node: Node | None, direct: bool = False) -> Node | None:
+        """The type declaration a body-level node belongs to (None for anonymous classes)."""
+        while node is not None:
+            if node.type in TYPE_DECLS:
+                return node
+            if node.type in ("object_creation_expression", "enum_constant"):
+                return None
+            if direct and node.type not in BODY_TYPES and node.type != "enum_body":
+                return None
+            node = node.parent
+        return None
+
+    @staticmethod
+    def _import(node: Node, src: bytes) -> ImportFacts:
+        is_static = any(c.type == "static" for c in node.children)
+        wildcard = any(c.type == "asterisk" for c in node.children)
+        names = [c for c in node.named_children if c.type in ("scoped_identifier", "identifier")]
+        module = syntax.text(names[0], src) if names else ""
+        alias = "*" if wildcard else module.rsplit(".", 1)[-1]
+        return ImportFacts(module=module, name=None, alias=alias, is_static=is_static, text=one_line(syntax.text(node, src)))
+
+    def _class(self, node: Node, src: bytes, outer: ClassFacts | None) -> ClassFacts:
+        name = syntax.text(node.child_by_field_name("name"), src)
+        body = node.child_by_field_name("body")
+        header = one_line(src[node.start_byte:body.start_byte if body else node.end_byte].decode("utf-8", "replace"))
+        mods = _modifiers(node)
+        modifiers = [one_line(syntax.text(c, src)) for c in mods.children] if mods else []
+        bases: list[str] = []
+        sup = node.child_by_field_name("superclass")
+        if sup is not None:
+            bases += [simple_type(syntax.text(c, src)) for c in sup.named_children]
+        for field_name in ("interfaces",):
+            ifs = node.child_by_field_name(field_name)
+            if ifs is not None:
+                for tl in ifs.named_children:
+                    bases += [simple_type(syntax.text(c, src)) for c in tl.named_children]
+        for child in node.children:  # interface extends
+            if child.type == "extends_interfaces":
+                for tl in child.named_children:
+                    bases += [simple_type(syntax.text(c, src)) for c in tl.named_children]
+        fields: list[str] = []
+        field_types: dict[str, str] = {}
+        if node.type == "record_declaration":  # record components are its fields
+            params = node.child_by_field_name("parameters")
+            for p in params.named_children if params else []:
+                if p.type == "formal_parameter":
+                    pname = syntax.text(p.child_by_field_name("name"), src)
+                    ptype = syntax.text(p.child_by_field_name("type"), src)
+                    fields.append(f"private final {ptype} {pname};")
+                    field_types[pname] = simple_type(ptype)
+        if node.type == "enum_declaration" and body is not None:
+            consts = [syntax.text(c.child_by_field_name("name"), src) for c in body.named_children if c.type == "enum_constant"]
+            if consts:
+                fields.append(", ".join(consts) + ";")
+        return ClassFacts(
+            name=name,
+            qualname=f"{outer.qualname}.{name}" if outer else name,
+            kind=TYPE_DECLS[node.type],
+            header=_strip_annotations(header),
+            bases=bases,
+            modifiers=modifiers,
+            fields=fields,
+            field_types=field_types,
+            start_line=node.start_point[0] + 1,
+            end_line=node.end_point[0] + 1,
+        )
+
+    @staticmethod
+    def _field(node: Node, src: bytes, cls: ClassFacts) -> None:
+        cls.fields.append(one_line(syntax.text(node, src)))
+        ftype = simple_type(syntax.text(node.child_by_field_name("type"), src))
+        for decl in node.children_by_field_name("declarator"):
+            cls.field_types[syntax.text(decl.child_by_field_name("name"), src)] = ftype
+
+    def _method(self, node: Node, src: bytes, cls: ClassFacts, is_ctor: bool) -> MethodFacts:
+        name = syntax.text(node.child_by_field_name("name"), src)
+        body = node.child_by_field_name("body")
+        mods = _modifiers(node)
+        modifiers = [one_line(syntax.text(c, src)) for c in mods.children] if mods else []
+        keywords = [m for m in modifiers if not m.startswith("@")]
+        decl_start = mods.end_byte if mods else node.start_byte
+        decl_end = body.start_byte if body is not None else node.end_byte
+        rest = one_line(src[decl_start:decl_end].decode("utf-8", "replace")).rstrip(";").strip()
+        signature = " ".join(keywords + [rest])
+        params, types = [], []
+        min_arity, max_arity = 0, 0
+        plist = node.child_by_field_name("parameters")
+        for p in plist.named_children if plist else []:
+            if p.type == "formal_parameter":
+                params.append(one_line(syntax.text(p, src)))
+                types.append(simple_type(syntax.text(p.child_by_field_name("type"), src)))
+                min_arity += 1
+            elif p.type == "spread_parameter":
+                params.append(one_line(syntax.text(p, src)))
+                tnode = next((c for c in p.named_children if c.type not in ("modifiers", "variable_declarator")), None)
+                types.append(simple_type(syntax.text(tnode, src)) + "...")
+                max_arity = None
+        if max_arity is not None:
+            max_arity = min_arity
+        if node.type == "compact_constructor_declaration" and cls.kind == "record":
+            params = [f.removeprefix("private final ").rstrip(";") for f in cls.fields]
+            types = list(cls.field_types.values())
+            min_arity = max_arity = len(params)
+        rtype = node.child_by_field_name("type")
+        doc = None
+        prev = node.prev_named_sibling
+        if prev is not None and prev.type == "block_comment" and src[prev.start_byte:prev.start_byte + 3] == b"/**":
+            doc = syntax.text(prev, src)
+        return MethodFacts(
+            name=name,
+            class_name=cls.qualname,
+            signature=signature,
+            params=params,
+            param_types=types,
+            min_arity=min_arity,
+            max_arity=max_arity,
+            return_type=one_line(syntax.text(rtype, src)) if rtype is not None else None,
+            modifiers=modifiers,
+            docstring=doc,
+            body=syntax.dedent_body(syntax.text(node, src), node.start_point[1]),
+            start_line=node.start_point[0] + 1,
+            start_col=node.start_point[1],
+            end_line=node.end_point[0] + 1,
+            is_constructor=is_ctor,
+            is_static="static" in keywords,
+        )
+
+    # -- calls ----------------------------------------------------------------------------------
+
+    def _calls(self, root: Node, src: bytes, emitted: list[tuple[Node, MethodFacts]], classes: dict[str, ClassFacts]) -> None:
+        if not emitted:
+            return
+        spans = Spans([(n.start_byte, n.end_byte) for n, _ in emitted])
+        raw: list[list[tuple[int, str, Node, str]]] = [[] for _ in emitted]
+        for _, caps in syntax.matches(self.q_calls, root):
+            if "call" in caps:
+                node, kind = caps["call"][0], "call"
+            elif "new" in caps:
+                node, kind = caps["new"][0], "new"
+            else:
+                node, kind = caps["ref"][0], "ref"
+            i = spans.find(node.start_byte, node.end_byte)
+            if i is None:
+                continue
+            name = syntax.text(caps["name"][0], src)
+            if kind == "new":
+                name = simple_type(name)
+            raw[i].append((node.end_byte, name, node, kind))
+        detailed = [i for i, (_, mf) in enumerate(emitted) if mf.is_test or mf.is_setup]
+        scopes = self._scopes(root, src, spans, detailed) if detailed else {}
+        for i, (node, mf) in enumerate(emitted):
+            calls = sorted(raw[i], key=lambda c: c[0])
+            mf.calls = [("new " + name) if kind == "new" else name for _, name, _, kind in calls]
+            if i not in scopes:
+                continue
+            scope = dict(_class_scope(classes, mf.class_name))
+            scope.update(scopes[i])
+            index_of: dict[int, int] = {}
+            first_assert: tuple[int, int] | None = None
+            for end, name, cnode, kind in calls:
+                site = self._site(cnode, kind, name, src, scope, index_of)
+                index_of[cnode.id] = len(mf.call_sites)
+                mf.call_sites.append(site)
+                if kind == "call" and is_assertion(name):
+                    mf.has_assert = True
+                    if first_assert is None or cnode.start_byte < first_assert[0]:
+                        first_assert = (cnode.start_byte, cnode.end_byte)
+            mf.first_assert_end = first_assert[1] if first_assert else None
+
+    def _scopes(self, root: Node, src: bytes, spans: Spans, detailed: list[int]) -> dict[int, dict]:
+        wanted = set(detailed)
+        scopes: dict[int, dict] = {i: {} for i in detailed}
+        for _, caps in syntax.matches(self.q_locals, root):
+            decl = caps["decl"][0]
+            i = spans.find(decl.start_byte, decl.end_byte)
+            if i not in wanted:
+                continue
+            tname = simple_type(syntax.text(caps["type"][0], src))
+            var = syntax.text(caps["var"][0], src)
+            if tname == "var" and "value" in caps:
+                value = caps["value"][0]
+                tname = {"object_creation_expression": lambda v: simple_type(syntax.text(v.child_by_field_name("type"), src)),
+                         "cast_expression": lambda v: simple_type(syntax.text(v.child_by_field_name("type"), src)),
+                         }.get(value.type, lambda v: "")(value)
+                if not tname:
+                    scopes[i][var] = ("unknown", "")
+                    continue
+            scopes[i][var] = ("type", tname)
+        return scopes
+
+    def _site(self, node: Node, kind: str, name: str, src: bytes, scope: dict, index_of: dict[int, int]) -> CallSite:
+        if kind == "new":
+            args = node.child_by_field_name("arguments")
+            argn = [a for a in args.named_children if a.type not in ("line_comment", "block_comment")] if args else []
+            return CallSite(name=name, receiver=("static", name), nargs=len(argn),
+                            arg_types=tuple(self._expr_type(a, src, scope) for a in argn), end=node.end_byte, is_new=True)
+        if kind == "ref":
+            recv_node = node.named_children[0]
+            return CallSite(name=name, receiver=self._receiver(recv_node, src, scope, index_of), nargs=None, end=node.end_byte,
+                            is_new=name == "new")
+        obj = node.child_by_field_name("object")
+        receiver = ("self",) if obj is None else self._receiver(obj, src, scope, index_of)
+        args = node.child_by_field_name("arguments")
+        argn = [a for a in args.named_children if a.type not in ("line_comment", "block_comment")] if args else []
+        return CallSite(name=name, receiver=receiver, nargs=len(argn),
+                        arg_types=tuple(self._expr_type(a, src, scope) for a in argn), end=node.end_byte)
+
+    def _receiver(self, node: Node, src: bytes, scope: dict, index_of: dict[int, int]):
+        t = node.type
+        if t == "parenthesized_expression" and node.named_child_count:
+            return self._receiver(node.named_children[0], src, scope, index_of)
+        if t == "this":
+            return ("self",)
+        if t == "super":
+            return ("unknown", "super")
+        if t == "identifier":
+            name = syntax.text(node, src)
+            if name in scope:
+                return scope[name]
+            return ("static", name) if name[:1].isupper() else ("unknown", name)
+        if t in ("type_identifier", "scoped_type_identifier", "generic_type"):
+            return ("static", simple_type(syntax.text(node, src)))
+        if t == "field_access":
+            obj = node.child_by_field_name("object")
+            field = syntax.text(node.child_by_field_name("field"), src)
+            if obj is not None and obj.type == "this" and field in scope:
+                return scope[field]
+            if obj is not None and obj.type in ("identifier", "scoped_identifier") and field[:1].isupper():
+                return ("static", field)  # a.b.Foo.bar() style qualified class
+            return ("unknown", field)
+        if t == "scoped_identifier":
+            return ("static", syntax.text(node, src).rsplit(".", 1)[-1])
+        if t == "object_creation_expression":
+            return ("type", simple_type(syntax.text(node.child_by_field_name("type"), src)))
+        if t == "cast_expression":
+            return ("type", simple_type(syntax.text(node.child_by_field_name("type"), src)))
+        if t == "method_invocation" and node.id in index_of:
+            return ("call", index_of[node.id])
+        lit = _literal_type(node, src)
+        if lit:
+            return ("type", lit)
+        return ("unknown", "")
+
+    def _expr_type(self, node: Node, src: bytes, scope: dict) -> str | None:
+        lit = _literal_type(node, src)
+        if lit:
+            return lit
+        t = node.type
+        if t == "identifier":
+            r = scope.get(syntax.text(node, src))
+            return r[1] if r and r[0] == "type" else None
+        if t in ("object_creation_expression", "cast_expression"):
+            return simple_type(syntax.text(node.child_by_field_name("type"), src))
+        if t == "unary_expression" and node.named_child_count:
+            return self._expr_type(node.named_children[-1], src, scope)
+        if t == "lambda_expression":
+            return "lambda"
+        if t == "array_creation_expression":
+            return simple_type(syntax.text(node.child_by_field_name("type"), src)) + "[]"
+        return None
+
+
+def _class_scope(classes: dict[str, ClassFacts], qualname: str | None) -> dict:
+    """Field types visible in a class: its own and its enclosing classes' (inner classes see outer fields)."""
+    scope: dict = {}
+    parts = (qualname or "").split(".")
+    for k in range(1, len(parts) + 1):
+        cls = classes.get(".".join(parts[:k]))
+        if cls is not None:
+            scope.update({f: ("type", t) for f, t in cls.field_types.items()})
+    return scope
+
+
+def _strip_annotations(header: str) -> str:
+    """Drop leading annotations from a one-line declaration header."""
+    out = re.sub(r"@[\w.]+(\s*\((?:[^()]|\([^()]*\))*\))?\s*", "", header)
+    return out.strip()

@@ -1,0 +1,275 @@
+"""Java focal rules: test class → focal class, and typing of a test's call sites.
+
+Focal class, in order: the path rule (src/test/... → src/main/..., with the class name stripped of a
+leading/trailing `Test` — the name only, never the rest of the path), the same package, the test file's
+imports, a unique class of that name in the repo, then the longest class name the test class name starts
+with. Nested test classes (JUnit 5 @Nested) look for a nested focal class first, then use their outer
+class's focal class and offer their own name to the `name` heuristic.
+"""
+
+from __future__ import annotations
+
+import posixpath
+
+from codecustom.mining.facts import CallSite
+from codecustom.mining.index import ClassRef, CodeIndex, MethodRef, ModuleRef, TestRef
+from codecustom.mining.mapping import FocalScope, Resolved, strip_test_class, words
+
+_PRIMITIVE_WIDEN = {
+    "byte": {"short", "int", "long", "float", "double"},
+    "short": {"int", "long", "float", "double"},
+    "char": {"int", "long", "float", "double"},
+    "int": {"long", "float", "double"},
+    "long": {"float", "double"},
+    "float": {"double"},
+}
+_BOXED = {"int": "Integer", "long": "Long", "double": "Double", "float": "Float", "boolean": "Boolean",
+          "char": "Character", "byte": "Byte", "short": "Short"}
+_UNBOXED = {v: k for k, v in _BOXED.items()}
+_STRINGISH = {"String", "CharSequence", "Object", "Comparable", "Serializable"}
+
+
+def type_score(arg: str | None, param: str | None) -> int | None:
+    """2 exact, 1 compatible or unknown, None incompatible."""
+    if arg is None or param is None:
+        return 1
+    p = param.removesuffix("...")
+    if arg == p or _BOXED.get(arg) == p or _UNBOXED.get(arg) == p:
+        return 2
+    if len(p) <= 2 and p[:1].isupper():  # a type variable (T, E, K2)
+        return 1
+    if p == "Object":
+        return 1
+    if arg == "null":
+        return None if p in _PRIMITIVE_WIDEN or p in ("boolean", "double") else 1
+    if arg == "lambda":
+        return None if p in _PRIMITIVE_WIDEN or p in ("boolean", "double", "String") else 1
+    if arg in _PRIMITIVE_WIDEN or arg in ("boolean", "double"):
+        base = _UNBOXED.get(p, p)
+        if base in _PRIMITIVE_WIDEN.get(arg, ()) or p in ("Number",) and arg != "boolean":
+            return 1
+        if base in _PRIMITIVE_WIDEN or base in ("boolean", "double") or p == "String":
+            return None
+        return 1 if p not in _STRINGISH else None
+    if arg == "String":
+        if p in _STRINGISH:
+            return 1
+        return None if p in _PRIMITIVE_WIDEN or p in ("boolean", "double") or p in _BOXED.values() else 1
+    if p in _PRIMITIVE_WIDEN or p in ("boolean", "double"):
+        return None if arg not in _UNBOXED else 1
+    return 1
+
+
+def choose_overload(methods: list[MethodRef], site: CallSite) -> list[MethodRef]:
+    """Overloads a call can bind to: arity first, then argument types; the best-scoring ones."""
+    ok = [m for m in methods if m.accepts(site.nargs)]
+    if len(ok) <= 1 or not site.arg_types:
+        return ok
+    scored = []
+    for m in ok:
+        total = 0
+        for i, a in enumerate(site.arg_types):
+            if i < len(m.param_types):
+                p = m.param_types[i]
+            elif m.param_types and (m.param_types[-1] or "").endswith("..."):
+                p = m.param_types[-1]
+            else:
+                p = None
+            s = type_score(a, p)
+            if s is None:
+                break
+            total += s
+        else:
+            # a varargs overload is a worse match than a fixed-arity one (Java's phase 3)
+            if m.max_arity is None:
+                total -= 1
+            scored.append((total, m))
+    if not scored:
+        return []
+    best = max(s for s, _ in scored)
+    return [m for s, m in scored if s == best]
+
+
+class JavaFocalRules:
+    """Focal scope and call typing for Java tests."""
+
+    def prepare(self, index: CodeIndex) -> None:
+        self.index = index
+        self._scope_cache: dict[str, FocalScope] = {}
+
+    # -- focal class ---------------------------------------------------------------------------
+
+    def scope(self, test: TestRef) -> FocalScope:
+        cls = test.method.cls
+        if cls is None:
+            return FocalScope()
+        if cls.key not in self._scope_cache:
+            self._scope_cache[cls.key] = self._scope_for(cls)
+        s = self._scope_cache[cls.key]
+        return FocalScope(classes=list(s.classes), modules=list(s.modules), rule=s.rule, name_hints=list(s.name_hints))
+
+    def _scope_for(self, cls: ClassRef) -> FocalScope:
+        if cls.outer is None:
+            focal, rule = self.focal_class(cls)
+            return FocalScope(classes=[focal] if focal else [], rule=rule if focal else "none")
+        outer_scope = self._scope_for(cls.outer)
+        stripped = strip_test_class(cls.name)
+        focal = outer_scope.classes[0] if outer_scope.classes else None
+        if focal is not None and stripped in focal.nested:
+            return FocalScope(classes=[focal.nested[stripped]], rule="nested")
+        if stripped != cls.name:
+            other, rule = self.focal_class(cls)
+            if other is not None and other is not focal:
+                return FocalScope(classes=[other], rule=rule)
+        hints = outer_scope.name_hints + ([cls.name] if cls.is_test_class else [])
+        return FocalScope(classes=list(outer_scope.classes), rule=outer_scope.rule, name_hints=hints)
+
+    def focal_class(self, cls: ClassRef) -> tuple[ClassRef | None, str]:
+        """methods2test's path + name rule, done right, then package, imports, unique name, name prefix."""
+        stripped = strip_test_class(cls.name)
+        mod = self.index.modules.get(cls.path)
+        if stripped != cls.name:
+            parts = posixpath.dirname(cls.path).split("/") if posixpath.dirname(cls.path) else []
+            for i, part in enumerate(parts):
+                if part not in ("test", "tests", "testFixtures", "it"):
+                    continue
+                for repl in ("main", "src", None):
+                    new = parts[:i] + ([repl] if repl else []) + parts[i + 1:]
+                    cand = self.index.modules.get("/".join(new + [stripped + ".java"]))
+                    if cand is not None and stripped in cand.classes and not cand.classes[stripped].is_test_class:
+                        return cand.classes[stripped], "path"
+            found = self._by_name(stripped, cls, mod)
+            if found[0] is not None:
+                return found
+        # name prefix: `GsonTypeAdapterEdgeCasesTest` -> `GsonTypeAdapter`
+        ws = [w for w in _camel_words(stripped)]
+        for k in range(len(ws) - 1, 0, -1):
+            found = self._by_name("".join(ws[:k]), cls, mod)
+            if found[0] is not None:
+                return found[0], "name_prefix"
+        return None, "none"
+
+    def _by_name(self, name: str, cls: ClassRef, mod: ModuleRef | None) -> tuple[ClassRef | None, str]:
+        cands = [c for c in self.index.focal_classes(name) if c.outer is None] or self.index.focal_classes(name)
+        if not cands:
+            return None, "none"
+        same_pkg = [c for c in cands if c.package == cls.package]
+        if len(same_pkg) == 1:
+            return same_pkg[0], "package"
+        if mod is not None:
+            for imp in mod.imports:
+                if not imp.is_static and imp.alias == name:
+                    pkg = imp.module.rsplit(".", 1)[0]
+                    hit = [c for c in cands if c.package == pkg or f"{c.package}.{c.qualname}" == imp.module]
+                    if len(hit) == 1:
+                        return hit[0], "import"
+            wild = {imp.module for imp in mod.imports if imp.alias == "*" and not imp.is_static}
+            hit = [c for c in cands if c.package in wild]
+            if len(hit) == 1:
+                return hit[0], "import"
+        if len(cands) == 1:
+            return cands[0], "name"
+        return None, "none"
+
+    # -- call typing ---------------------------------------------------------------------------
+
+    def class_named(self, name: str, test: TestRef, scope: FocalScope) -> ClassRef | None:
+        """The class a simple type name in a test refers to (None for JDK/library/test types)."""
+        for c in scope.classes:
+            if c.name == name:
+                return c
+            if name in c.nested:
+                return c.nested[name]
+        tcls = test.method.cls
+        chain = tcls
+        while chain is not None:  # a type declared in the test class itself is test code
+            if name in chain.nested or chain.name == name:
+                return None
+            chain = chain.outer
+        found, _ = self._by_name(name, tcls, self.index.modules.get(test.method.path)) if tcls else (None, "")
+        if found is None:
+            for c in scope.classes:  # nested in an outer class of the focal class
+                o = c.outer
+                while o is not None:
+                    if name in o.nested:
+                        return o.nested[name]
+                    o = o.outer
+        return found
+
+    def members(self, cls: ClassRef, name: str, depth: int = 0) -> list[MethodRef]:
+        """Methods named ``name`` in a class or, if none, its superclasses/interfaces in the repo."""
+        found = cls.by_name(name)
+        if found or depth >= 4:
+            return found
+        for base in cls.bases:
+            for b in self.index.focal_classes(base):
+                if b is not cls:
+                    found = self.members(b, name, depth + 1)
+                    if found:
+                        return found
+        return []
+
+    def resolve(self, test: TestRef, scope: FocalScope) -> list[Resolved]:
+        out: list[Resolved] = []
+        mod = self.index.modules.get(test.method.path)
+        helpers = self._helper_names(test.method.cls)
+        for i, site in enumerate(test.call_sites):
+            cls, strong = self._receiver_class(site, test, scope, out, mod, helpers)
+            targets: list[MethodRef] = []
+            if cls is not None:
+                if site.is_new:
+                    targets = choose_overload(cls.constructors(), site)
+                else:
+                    targets = choose_overload(self.members(cls, site.name), site)
+            elif site.receiver[0] == "unknown" and not site.is_new:
+                strong = False
+                for c in scope.classes:
+                    targets = choose_overload(self.members(c, site.name), site)
+                    if targets:
+                        cls = c
+                        break
+            out.append(Resolved(i, site, cls, targets, strong))
+        return out
+
+    def _helper_names(self, cls: ClassRef | None) -> set[str]:
+        names: set[str] = set()
+        while cls is not None:
+            names.update(m.name for m in cls.methods)
+            cls = cls.outer
+        return names
+
+    def _receiver_class(self, site: CallSite, test: TestRef, scope: FocalScope, done: list[Resolved],
+                        mod: ModuleRef | None, helpers: set[str]) -> tuple[ClassRef | None, bool]:
+        kind = site.receiver[0]
+        if kind in ("type", "static"):
+            return self.class_named(site.receiver[1], test, scope), True
+        if kind == "self":
+            if site.name in helpers:
+                return None, True
+            for imp in mod.imports if mod is not None else ():
+                if imp.is_static and (imp.alias == site.name or imp.alias == "*"):
+                    owner = imp.module.rsplit(".", 1)[0] if imp.alias != "*" else imp.module
+                    c = self.class_named(owner.rsplit(".", 1)[-1], test, scope)
+                    if c is not None and c.by_name(site.name):
+                        return c, True
+            return None, True
+        if kind == "call":
+            prev = done[site.receiver[1]] if site.receiver[1] < len(done) else None
+            if prev is None or prev.cls is None:
+                return None, False
+            if prev.site.is_new:
+                return prev.cls, prev.strong
+            m = prev.method
+            if m is None or not m.return_type:
+                return None, False
+            rtype = m.return_type.split("<")[0].split(".")[-1].strip()
+            return self.class_named(rtype, test, scope), prev.strong
+        return None, False
+
+
+def _camel_words(name: str) -> list[str]:
+    import re
+    return re.findall(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z0-9]+|[A-Z]+", name)
+
+
+__all__ = ["JavaFocalRules", "choose_overload", "type_score", "words"]

@@ -1,0 +1,366 @@
+"""Python focal rules: test file/class → focal module/class, and typing of a test's call sites.
+
+Focal module: `test_<module>.py` / `<module>_test.py` → `<module>.py` (the one the test imports, else the
+closest by path), else the single repo module the test imports names from. Focal class: the test class
+name without `Test` (`TestCalculator` → `Calculator`) in the focal module, among imported names, or unique
+in the repo; a pytest class named after a function (`class TestAdd`) offers `add` to the `name` heuristic.
+Calls are typed through imports (`from pkg.mod import f`, `import pkg.mod as m`, re-exports in
+`__init__.py`, star imports), constructor calls, annotations, `self.x` set in setUp/fixtures, and pytest
+fixtures (their returned value, from the test file or a conftest.py above it). Fixtures are never focal.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass
+
+from codecustom.mining.facts import CallSite
+from codecustom.mining.index import ClassRef, CodeIndex, MethodRef, ModuleRef, TestRef, common_prefix_len
+from codecustom.mining.mapping import FocalScope, Resolved, strip_test_class
+
+
+@dataclass
+class Instance:
+    """A value whose class is known."""
+
+    cls: ClassRef
+
+
+Target = ModuleRef | ClassRef | Instance | list  # list[MethodRef] for functions
+
+
+def choose_overload(methods: list[MethodRef], site: CallSite) -> list[MethodRef]:
+    ok = [m for m in methods if m.accepts(site.nargs)]
+    if len(ok) > 1:  # redefinitions (if/else branches): the last one wins at import time
+        return [ok[-1]]
+    return ok
+
+
+class PythonFocalRules:
+    """Focal scope and call typing for Python tests."""
+
+    def prepare(self, index: CodeIndex) -> None:
+        self.index = index
+        self._bindings: dict[str, dict[str, Target | None]] = {}
+        self._scopes: dict[str, FocalScope] = {}
+
+    # -- name resolution ----------------------------------------------------------------------
+
+    def module_for(self, dotted: str, near: str) -> ModuleRef | None:
+        """The repo module a dotted import name refers to (closest to ``near`` when ambiguous)."""
+        paths = self.index.python_modules(dotted)
+        if not paths:
+            return None
+        if len(paths) > 1:
+            exact = [p for p in paths if self.index.modules[p].package == dotted]
+            paths = exact or sorted(paths, key=lambda p: (-common_prefix_len(p, near), len(p)))
+        return self.index.modules.get(paths[0])
+
+    def attr(self, target: Target | None, name: str, near: str, depth: int = 0) -> Target | None:
+        """``target.name`` for a module or class (following re-exports and star imports)."""
+        if target is None or depth > 6:
+            return None
+        if isinstance(target, ModuleRef):
+            if name in target.classes:
+                return target.classes[name]
+            if target.functions.get(name):
+                return list(target.functions[name])
+            for imp in target.imports:
+                if imp.alias == name:
+                    return self._import_target(imp, target.path, depth + 1)
+            sub = self.module_for(f"{target.package}.{name}", target.path) if target.package else None
+            if sub is not None:
+                return sub
+            for imp in target.imports:
+                if imp.alias == "*":
+                    hit = self.attr(self.module_for(imp.module, target.path), name, near, depth + 1)
+                    if hit is not None:
+                        return hit
+            return None
+        if isinstance(target, ClassRef):
+            if name in target.nested:
+                return target.nested[name]
+            methods = self.members(target, name)
+            return methods or None
+        if isinstance(target, Instance):
+            return self.members(target.cls, name) or None
+        return None
+
+    def members(self, cls: ClassRef, name: str, depth: int = 0) -> list[MethodRef]:
+        found = [m for m in cls.methods if m.name == name]
+        if found or depth >= 4:
+            return found
+        for base in cls.bases:
+            for b in self.index.focal_classes(base):
+                if b is not cls:
+                    found = self.members(b, name, depth + 1)
+                    if found:
+                        return found
+        return []
+
+    def _import_target(self, imp, from_path: str, depth: int = 0) -> Target | None:
+        if imp.name is None:  # import a.b.c [as x]
+            if imp.alias == imp.module or "." not in imp.module:
+                return self.module_for(imp.module, from_path) or (
+                    _Package(imp.module) if self.index.python_modules(imp.module.split(".")[0]) else None)
+            return self.module_for(imp.module, from_path)
+        mod = self.module_for(imp.module, from_path)
+        if mod is None:
+            return None
+        return self.attr(mod, imp.name, from_path, depth)
+
+    def bindings(self, mod: ModuleRef) -> dict[str, Target | None]:
+        """Names bound at module level in a test file: imports (resolved) and its own top-level defs."""
+        if mod.path in self._bindings:
+            return self._bindings[mod.path]
+        b: dict[str, Target | None] = {}
+        stars: list[ModuleRef] = []
+        for imp in mod.imports:
+            if imp.alias == "*":
+                m = self.module_for(imp.module, mod.path)
+                if m is not None:
+                    stars.append(m)
+                continue
+            head = imp.alias.split(".")[0] if imp.name is None and imp.alias == imp.module else imp.alias
+            b[head] = self._import_target(imp, mod.path) if head == imp.alias else _Package(head)
+        for name in list(mod.classes) + list(mod.functions):
+            b[name] = None  # defined in the test file: test code, not focal
+        b["__stars__"] = stars  # type: ignore[assignment]
+        self._bindings[mod.path] = b
+        return b
+
+    def resolve_name(self, dotted: str, mod: ModuleRef) -> Target | None:
+        b = self.bindings(mod)
+        parts = dotted.split(".")
+        head = parts[0]
+        if head in b:
+            target = b[head]
+            if isinstance(target, _Package):
+                target = self.module_for(".".join(parts[:2]), mod.path) if len(parts) > 1 else None
+                parts = parts[1:]
+        else:
+            target = None
+            for star in b.get("__stars__", []):  # type: ignore[union-attr]
+                target = self.attr(star, head, mod.path)
+                if target is not None:
+                    break
+        for part in parts[1:]:
+            target = self.attr(target, part, mod.path)
+        return target
+
+    # -- focal scope ---------------------------------------------------------------------------
+
+    def scope(self, test: TestRef) -> FocalScope:
+        key = test.method.cls.key if test.method.cls else test.method.path
+        if key not in self._scopes:
+            self._scopes[key] = self._scope_for(test)
+        s = self._scopes[key]
+        return FocalScope(classes=list(s.classes), modules=list(s.modules), rule=s.rule, name_hints=list(s.name_hints))
+
+    def _scope_for(self, test: TestRef) -> FocalScope:
+        mod = self.index.modules[test.method.path]
+        b = self.bindings(mod)
+        imported_modules: list[ModuleRef] = []
+        for t in b.values():
+            owner = None
+            if isinstance(t, ModuleRef):
+                owner = t
+            elif isinstance(t, ClassRef):
+                owner = self.index.modules.get(t.path)
+            elif isinstance(t, list) and t:
+                owner = self.index.modules.get(t[0].path)
+            if owner is not None and not owner.is_test_file and owner not in imported_modules:
+                imported_modules.append(owner)
+        scope = FocalScope()
+        base = posixpath.basename(test.method.path)[:-3]
+        stem = base[5:] if base.startswith("test_") else (base[:-5] if base.endswith("_test") else "")
+        if stem:
+            cands = [self.index.modules[p] for p in self.index.python_modules(stem)]
+            cands = [m for m in cands if not m.is_test_file]
+            if len(cands) > 1:
+                imported = [m for m in cands if m in imported_modules]
+                cands = imported or sorted(cands, key=lambda m: (-common_prefix_len(m.path, test.method.path), len(m.path)))[:1]
+            if cands:
+                scope.modules, scope.rule = cands[:1], "module_name"
+        if not scope.modules and len(imported_modules) == 1:
+            scope.modules, scope.rule = imported_modules, "import"
+        # focal class from the test class name(s), outermost first
+        chain: list[ClassRef] = []
+        c = test.method.cls
+        while c is not None:
+            chain.insert(0, c)
+            c = c.outer
+        for tc in chain:
+            name = strip_test_class(tc.name)
+            if name == tc.name and not tc.name.startswith("Test"):
+                continue
+            found, rule = self._class_named(name, mod, scope, imported_modules)
+            if found is not None:
+                scope.classes, scope.rule = [found], rule
+            elif tc is chain[-1] or tc.is_test_class:
+                scope.name_hints.append(tc.name)
+        return scope
+
+    def _class_named(self, name: str, mod: ModuleRef, scope: FocalScope, imported: list[ModuleRef]) -> tuple[ClassRef | None, str]:
+        for m in scope.modules:
+            if name in m.classes:
+                return m.classes[name], scope.rule
+        for cur in (scope.classes[0].nested if scope.classes else {},):
+            if name in cur:
+                return cur[name], "nested"
+        t = self.bindings(mod).get(name)
+        if isinstance(t, ClassRef):
+            return t, "import"
+        for m in imported:
+            if name in m.classes:
+                return m.classes[name], "import"
+        cands = [c for c in self.index.focal_classes(name) if c.path.endswith(".py") and c.outer is None]
+        if len(cands) == 1:
+            return cands[0], "name"
+        return None, "none"
+
+    # -- call typing ---------------------------------------------------------------------------
+
+    def resolve(self, test: TestRef, scope: FocalScope) -> list[Resolved]:
+        mod = self.index.modules[test.method.path]
+        out: list[Resolved] = []
+        for i, site in enumerate(test.call_sites):
+            value, strong = self._receiver(site.receiver, test, mod, out, 0)
+            cls: ClassRef | None = None
+            targets: list[MethodRef] = []
+            if site.receiver[0] == "global":
+                t = self.resolve_name(site.name, mod)
+                value, strong = t, True
+                if isinstance(t, ClassRef):
+                    cls = t
+                    targets = choose_overload(self.members(t, "__init__"), site)
+                    site.is_new = True
+                elif isinstance(t, list):
+                    targets = choose_overload(t, site)
+            elif value is not None:
+                t = self.attr(value, site.name, mod.path)
+                if isinstance(t, ClassRef):
+                    cls = t
+                    targets = choose_overload(self.members(t, "__init__"), site)
+                    site.is_new = True
+                elif isinstance(t, list):
+                    targets = choose_overload(t, site)
+                    cls = value.cls if isinstance(value, Instance) else (value if isinstance(value, ClassRef) else None)
+            elif site.receiver[0] == "unknown" or (site.receiver[0] == "selfattr" and not strong):
+                strong = False
+                for m in scope.modules:
+                    if m.functions.get(site.name):
+                        targets = choose_overload(list(m.functions[site.name]), site)
+                        break
+                for c in scope.classes:
+                    targets = targets or choose_overload(self.members(c, site.name), site)
+            r = Resolved(i, site, cls, targets, strong)
+            r.value = self._value_of_call(t if site.receiver[0] == "global" or value is not None else None, targets)
+            out.append(r)
+        return out
+
+    def _value_of_call(self, target: Target | None, targets: list[MethodRef]) -> Target | None:
+        """What calling the target returns: an instance for a class, the annotated class for a function."""
+        if isinstance(target, ClassRef):
+            return Instance(target)
+        if len(targets) == 1 and targets[0].return_type:
+            rt = targets[0].return_type.strip("'\"").split("[")[0].split("|")[0].strip()
+            if targets[0].cls is not None and rt in ("Self", targets[0].cls.name):
+                return Instance(targets[0].cls)
+            owner = self.index.modules.get(targets[0].path)
+            if owner is not None:
+                t = self.resolve_in_module(rt, owner)
+                if isinstance(t, ClassRef):
+                    return Instance(t)
+        return None
+
+    def resolve_in_module(self, dotted: str, mod: ModuleRef) -> Target | None:
+        head, *rest = dotted.split(".")
+        t: Target | None = mod.classes.get(head)
+        if t is None:
+            for imp in mod.imports:
+                if imp.alias == head:
+                    t = self._import_target(imp, mod.path)
+                    break
+        for part in rest:
+            t = self.attr(t, part, mod.path)
+        return t
+
+    def _receiver(self, recv: tuple, test: TestRef, mod: ModuleRef, done: list[Resolved], depth: int) -> tuple[Target | None, bool]:
+        kind = recv[0]
+        if depth > 4:
+            return None, False
+        if kind == "static":
+            t = self.resolve_name(recv[1], mod)
+            return t, True
+        if kind == "type":
+            t = self.resolve_name(recv[1], mod)
+            return (Instance(t) if isinstance(t, ClassRef) else None), True
+        if kind == "result":
+            t = self.resolve_name(recv[1], mod)
+            if isinstance(t, ClassRef):
+                return Instance(t), True
+            if isinstance(t, list):
+                return self._value_of_call(None, t), True
+            return None, True
+        if kind == "__class__":
+            return Instance(recv[1]), True
+        if kind == "__value__":
+            return recv[1], True
+        if kind == "call":
+            prev = done[recv[1]] if recv[1] < len(done) else None
+            if prev is None:
+                return None, False
+            return getattr(prev, "value", None), prev.strong
+        if kind == "selfattr":
+            desc = self._attr_type(test.method.cls, recv[1])
+            if desc is None:
+                return None, False
+            return self._receiver(desc, test, mod, done, depth + 1)
+        if kind == "fixture":
+            desc = self._fixture(recv[1], mod)
+            if desc is None:
+                return None, False
+            return self._receiver(desc, test, mod, done, depth + 1)
+        return None, kind in ("self", "global")
+
+    def _attr_type(self, cls: ClassRef | None, attr: str, depth: int = 0) -> tuple | None:
+        while cls is not None and depth < 6:
+            if attr in cls.attr_types and cls.attr_types[attr][0] != "unknown":
+                return cls.attr_types[attr]
+            for base in cls.bases:
+                mod = self.index.modules.get(cls.path)
+                b = mod.classes.get(base) if mod else None
+                if b is not None and b is not cls:
+                    found = self._attr_type(b, attr, depth + 1)
+                    if found:
+                        return found
+            cls = cls.outer
+            depth += 1
+        return None
+
+    def _fixture(self, name: str, mod: ModuleRef) -> tuple | None:
+        if name in mod.fixture_types:
+            return mod.fixture_types[name]
+        d = posixpath.dirname(mod.path)
+        while True:
+            conf = self.index.modules.get(posixpath.join(d, "conftest.py") if d else "conftest.py")
+            if conf is not None and name in conf.fixture_types:
+                desc = conf.fixture_types[name]
+                if desc[0] in ("result", "type", "static"):
+                    t = self.resolve_name(desc[1], conf)
+                    if isinstance(t, ClassRef):
+                        return ("__class__", t)
+                    if isinstance(t, list):
+                        return ("__value__", self._value_of_call(None, t))
+                return None
+            if not d:
+                return None
+            d = posixpath.dirname(d)
+
+
+class _Package:
+    """`import a.b` binds `a`; attribute access walks down to the module."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name

@@ -1,0 +1,336 @@
+"""Test→focal mapping: the heuristics, shared by every language.
+
+A language's *focal rules* (focal_java.py, focal_python.py) find the focal class/module of a test (its
+``FocalScope``) and type the test's call sites into ``Resolved`` calls. This module then picks the focal
+method, in order:
+
+1. ``name``        the test's name without its test affix names a method of the focal class/module
+                   (testAdd → add, test_add → add, a JUnit 5 test named `add`, or the @Nested / pytest
+                   class name: `class Add` → add); overloads resolved by the calls the test makes;
+2. ``name_prefix`` the name starts with a called focal method (testAddNegative → add), unless it names two
+                   (testAddAndRemove: no single focal method);
+3. ``unique_call`` the test calls exactly one method of the focal class (typed receivers only, so
+                   `other.toString()` or `assertEquals` never count) — methods2test's rule, made type-aware;
+4. ``last_call``   the last focal method called before the end of the first assertion (the "act" of
+                   arrange-act-assert), unless another method is acted on after it (no single focal method);
+5. ``untyped_call`` nothing typed, but exactly one call by name on an unknown receiver matches the focal
+                   class (lower confidence).
+
+Each pair records the heuristic, how the focal class was found (``class_rule``) and a confidence.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from codecustom.mining.facts import CallSite
+from codecustom.mining.index import ClassRef, CodeIndex, MethodRef, ModuleRef, TestRef
+
+CONFIDENCE = {
+    "name": 0.95,
+    "name_uncalled": 0.8,
+    "name_prefix": 0.85,
+    "unique_call": 0.85,
+    "last_call": 0.65,
+    "untyped_call": 0.55,
+}
+_CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
+ACCESSOR = re.compile(r"^(get|is|has|to|as|size|length|count|contains|equals|hash|__(len|eq|repr|str|hash|contains|iter|getitem)__$)",
+                      re.IGNORECASE)
+ARRANGE = re.compile(r"^(set|with|add|put|push|register|append|insert|builder|of|create|new|init|from)", re.IGNORECASE)
+CTOR_WORDS = {"constructor", "ctor", "init", "instantiation", "construction", "new", "creation"}
+CONJUNCTIONS = {"and", "then", "or", "vs", "plus"}
+
+
+@dataclass
+class FocalScope:
+    """Where a test's focal method is expected: classes (primary first) and, for Python, modules."""
+
+    classes: list[ClassRef] = field(default_factory=list)
+    modules: list[ModuleRef] = field(default_factory=list)
+    rule: str = "none"
+    name_hints: list[str] = field(default_factory=list)  # extra names for `name` (nested / grouping class)
+
+    def contains(self, m: MethodRef) -> bool:
+        """Whether a method belongs to a focal class (or a class nested in one) or a focal module."""
+        c: ClassRef | None = m.cls
+        while c is not None:
+            if any(c is s for s in self.classes):
+                return True
+            c = c.outer
+        return any(m.path == mod.path for mod in self.modules)
+
+    def methods(self) -> list[MethodRef]:
+        """Candidate focal methods: the focal classes', else the focal modules' functions and methods."""
+        out: list[MethodRef] = []
+        for c in self.classes:
+            out.extend(c.methods)
+        if not out:
+            for mod in self.modules:
+                for fs in mod.functions.values():
+                    out.extend(fs)
+                for c in mod.classes.values():
+                    out.extend(c.methods)
+        return [m for m in out if not m.is_test and not m.is_fixture]
+
+
+@dataclass
+class Resolved:
+    """One call site of a test, typed: the methods it can bind to."""
+
+    index: int
+    site: CallSite
+    cls: ClassRef | None  # the receiver's class (or the constructed class)
+    targets: list[MethodRef]  # overloads left after arity/type filtering
+    strong: bool  # receiver type known (not a guess by name)
+    in_scope: bool = False
+    value: object = None  # what the call returns, when the language rules know (Python)
+
+    @property
+    def method(self) -> MethodRef | None:
+        return self.targets[0] if len(self.targets) == 1 else None
+
+
+@dataclass
+class Mapping:
+    test: TestRef
+    focal: MethodRef
+    heuristic: str
+    confidence: float
+    class_rule: str
+
+
+class FocalRules(Protocol):
+    """Language hooks for the mapper."""
+
+    def prepare(self, index: CodeIndex) -> None: ...
+    def scope(self, test: TestRef) -> FocalScope: ...
+    def resolve(self, test: TestRef, scope: FocalScope) -> list[Resolved]: ...
+
+
+def words(name: str) -> list[str]:
+    """`testAddNegative_numbers` -> ['test', 'add', 'negative', 'numbers']."""
+    out: list[str] = []
+    for part in re.split(r"[_\W]+", name):
+        out.extend(w.lower() for w in _CAMEL.findall(part))
+    return out
+
+
+def norm(name: str) -> str:
+    return name.replace("_", "").lower()
+
+
+def test_stem(name: str) -> list[str]:
+    """The words of a test's name without its test affix (`test`, `should`, `it`, ...)."""
+    ws = words(name)
+    while ws and ws[0] in ("test", "tests", "should", "it", "check", "verify", "when"):
+        ws = ws[1:]
+    if ws and ws[-1] in ("test", "tests"):
+        ws = ws[:-1]
+    return ws
+
+
+def strip_test_class(name: str) -> str:
+    """`CalculatorTest` / `TestCalculator` / `CalculatorTests` / `CalculatorIT` -> `Calculator` (name only)."""
+    for suffix in ("TestCase", "Tests", "Test", "ITCase", "IT", "Spec"):
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return name[: -len(suffix)]
+    if name.startswith("Test") and len(name) > 4 and (name[4].isupper() or name[4] == "_"):
+        return name[4:].lstrip("_")
+    return name
+
+
+class Mapper:
+    """Runs the heuristics over every test in the index."""
+
+    def __init__(self, index: CodeIndex, rules: dict[str, FocalRules]) -> None:
+        self.index = index
+        self.rules = rules
+        for r in rules.values():
+            r.prepare(index)
+        self.unmapped: Counter[str] = Counter()
+        self.class_rules: Counter[str] = Counter()
+
+    def run(self) -> list[Mapping]:
+        out = []
+        for test in self.index.tests:
+            rules = self.rules.get(test.method.language)
+            if rules is None:
+                continue
+            result = self.map_test(test, rules)
+            if isinstance(result, Mapping):
+                out.append(result)
+            else:
+                self.unmapped[result] += 1
+        return out
+
+    def map_test(self, test: TestRef, rules: FocalRules) -> Mapping | str:
+        """The focal method of one test, or the reason there is none."""
+        scope = rules.scope(test)
+        resolved = rules.resolve(test, scope)
+        for r in resolved:
+            r.targets = [m for m in r.targets if not m.is_test and not m.is_fixture and not m.in_test_file]
+            r.in_scope = bool(r.targets) and scope.contains(r.targets[0])
+        strong = [r for r in resolved if r.strong and r.targets]
+        in_scope = [r for r in strong if r.in_scope]
+        pool = in_scope or strong
+        rule = scope.rule if in_scope or not strong else "receiver"
+
+        def done(m: MethodRef, heuristic: str, conf_key: str | None = None) -> Mapping:
+            conf = CONFIDENCE[conf_key or heuristic]
+            if rule == "receiver":
+                conf -= 0.1
+            return Mapping(test, m, heuristic, round(conf, 2), rule)
+
+        # 1. name
+        names = [test.method.name] + scope.name_hints
+        for k, nm in enumerate(names):
+            stem = test_stem(nm) if k == 0 else words(strip_test_class(nm))
+            if not stem:
+                continue
+            hit = self._by_name("".join(stem), scope, pool, test, is_class_name=k > 0)
+            if isinstance(hit, MethodRef):
+                called = any(hit in r.targets for r in pool)
+                return done(hit, "name", None if called else "name_uncalled")
+            if hit == "ambiguous_overload":
+                return hit
+        # 2. name_prefix
+        stem = test_stem(test.method.name)
+        called = {norm(r.targets[0].name): r for r in pool if not r.site.is_new}
+        for k in range(len(stem) - 1, 0, -1):
+            r = called.get("".join(stem[:k]))
+            if r is None:
+                continue
+            rest = stem[k:]
+            for j, w in enumerate(rest):
+                if w in CONJUNCTIONS:
+                    tail = rest[j + 1:]
+                    if any("".join(tail[:n]) in called for n in range(1, len(tail) + 1)):
+                        return "conjunction"
+            m = self._one_overload(r.targets[0].name, pool, test)
+            if isinstance(m, MethodRef):
+                return done(m, "name_prefix")
+            return m
+        # 3. unique_call
+        distinct = {id(t): t for r in pool if not r.site.is_new for t in r.targets}
+        groups = {(t.cls.key if t.cls else t.path, t.name) for t in distinct.values()}
+        if len(groups) == 1:
+            m = self._one_overload(next(iter(distinct.values())).name, pool, test)
+            return done(m, "unique_call") if isinstance(m, MethodRef) else m
+        if not groups:
+            ctors = {id(t): t for r in pool if r.site.is_new for t in r.targets}
+            if len({t.cls.key if t.cls else t.path for t in ctors.values()}) == 1 and len(ctors) >= 1:
+                picked = {id(r.targets[0]) for r in pool if r.site.is_new and len(r.targets) == 1}
+                if len(picked) == 1:
+                    return done(ctors[picked.pop()], "unique_call")
+                return "ambiguous_overload"
+        # 4. last_call
+        if groups:
+            return self._last_call(test, pool, done)
+        # 5. untyped_call
+        weak = [r for r in resolved if not r.strong and r.targets and r.in_scope]
+        names_w = {r.targets[0].name for r in weak}
+        if len(names_w) == 1:
+            m = self._one_overload(names_w.pop(), weak, test)
+            if isinstance(m, MethodRef):
+                return done(m, "untyped_call")
+            return m
+        return "no_candidates" if not names_w else "ambiguous"
+
+    def _by_name(self, stem: str, scope: FocalScope, pool: list[Resolved], test: TestRef, is_class_name: bool) -> MethodRef | str | None:
+        """A focal method whose name is the stem, looking in the focal scope, then in called classes."""
+        if stem in CTOR_WORDS or (scope.classes and stem == norm(scope.classes[0].name) and not is_class_name):
+            if scope.classes:
+                ctors = scope.classes[0].constructors()
+                if ctors:
+                    return self._pick_ctor(ctors, pool)
+            return None
+        candidates = [m for m in scope.methods() if norm(m.name) == stem and not m.is_constructor]
+        if not candidates:
+            seen = {id(t): t for r in pool for t in r.targets}
+            candidates = [m for m in seen.values() if norm(m.name) == stem and not m.is_constructor]
+            if candidates:
+                # every overload of that name in the called class(es)
+                owners = {m.cls.key if m.cls else m.path for m in candidates}
+                if len(owners) > 1:
+                    return None
+                owner = candidates[0].cls
+                candidates = owner.by_name(candidates[0].name) if owner is not None else candidates
+        if not candidates:
+            return None
+        if len({(m.cls.key if m.cls else m.path) for m in candidates}) > 1:
+            # same name in several focal classes/modules: keep those the test calls
+            called = {id(t) for r in pool for t in r.targets}
+            candidates = [m for m in candidates if id(m) in called] or candidates
+            if len({(m.cls.key if m.cls else m.path) for m in candidates}) > 1:
+                return None
+        if len(candidates) == 1:
+            return candidates[0]
+        return self._one_overload(candidates[0].name, pool, test, candidates)
+
+    @staticmethod
+    def _pick_ctor(ctors: list[MethodRef], pool: list[Resolved]) -> MethodRef | str:
+        if len(ctors) == 1:
+            return ctors[0]
+        used = {id(r.targets[0]): r.targets[0] for r in pool if r.site.is_new and len(r.targets) == 1 and r.targets[0] in ctors}
+        if len(used) == 1:
+            return next(iter(used.values()))
+        return "ambiguous_overload"
+
+    @staticmethod
+    def _one_overload(name: str, pool: list[Resolved], test: TestRef, overloads: list[MethodRef] | None = None) -> MethodRef | str:
+        """Resolve which overload of ``name`` the test exercises from the calls it makes."""
+        calls = [r for r in pool if r.targets and r.targets[0].name == name and not r.site.is_new]
+        if overloads is not None:
+            ids = {id(m) for m in overloads}
+            calls = [r for r in calls if any(id(t) in ids for t in r.targets)]
+        exact = [r.targets[0] for r in calls if len(r.targets) == 1]
+        if not calls:
+            if overloads is not None and len(overloads) == 1:
+                return overloads[0]
+            return "ambiguous_overload"
+        distinct = {id(m): m for m in exact}
+        if len(distinct) == 1 and len(exact) == len(calls):
+            return exact[0]
+        if len(distinct) >= 1:
+            # several overloads called: the one called last before the first assertion is the act
+            limit = test.first_assert_end
+            before = [r for r in calls if len(r.targets) == 1 and (limit is None or r.site.end <= limit)]
+            if before and len({id(r.targets[0]) for r in calls if len(r.targets) == 1}) == 1:
+                return before[-1].targets[0]
+            if before:
+                return before[-1].targets[0]
+            return exact[-1]
+        return "ambiguous_overload"
+
+    def _last_call(self, test: TestRef, pool: list[Resolved], done) -> Mapping | str:
+        if not test.has_assert or test.first_assert_end is None:
+            return "ambiguous"
+        limit = test.first_assert_end
+        calls = [r for r in pool if not r.site.is_new and r.targets]
+        before = [r for r in calls if r.site.end <= limit]
+        if not before:
+            return "ambiguous"
+
+        def kind(r: Resolved) -> int:  # 2 = act, 1 = arrange-like, 0 = accessor
+            name = r.targets[0].name
+            return 0 if ACCESSOR.match(name) else (1 if ARRANGE.match(name) else 2)
+
+        best = max(kind(r) for r in before)
+        chosen = [r for r in before if kind(r) == best][-1]
+        key = (chosen.targets[0].cls.key if chosen.targets[0].cls else chosen.targets[0].path, chosen.targets[0].name)
+        if best == 2:
+            acts_before = {(r.targets[0].cls.key if r.targets[0].cls else r.targets[0].path, r.targets[0].name)
+                           for r in before if kind(r) == 2}
+            if len(acts_before) > 1:
+                return "multi_act"
+        after = [r for r in calls if r.site.end > limit and kind(r) == 2]
+        if any((r.targets[0].cls.key if r.targets[0].cls else r.targets[0].path, r.targets[0].name) != key for r in after):
+            return "multi_act"
+        m = self._one_overload(chosen.targets[0].name, before, test)
+        if not isinstance(m, MethodRef):
+            return m
+        return done(m, "last_call")

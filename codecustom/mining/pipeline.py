@@ -1,0 +1,512 @@
+"""The mining pipeline: stream files → filter → parse in worker processes → spool records to disk →
+map tests to focal methods on the light index → assign splits → write the dataset.
+
+Memory stays bounded by the light index (names, arities, signatures, call sites of tests), not by the
+repository's size: file contents and method bodies go to spool files as they arrive and are read back
+by offset.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+import shutil
+import sys
+import time
+from collections import Counter, deque
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from codecustom import __version__
+from codecustom.errors import DataError, UsageError
+from codecustom.mining import dedupe, filters, registry, splits
+from codecustom.mining.facts import FileFacts, MethodFacts
+from codecustom.mining.index import CodeIndex, MethodRef
+from codecustom.mining.mapping import Mapper, Mapping
+from codecustom.mining.records import (CONTEXT_LEVELS, FileRecord, Manifest, MethodRecord, PairRecord, SCHEMA_VERSION,
+                                       write_jsonl)
+from codecustom.mining.sources import SourceEntry, blob_sha
+
+SPLIT_RULES = ("file", "time")
+_IN_PROCESS_BELOW = 48  # files: fewer than this are parsed in-process (no pool start-up cost)
+
+
+@dataclass
+class Task:
+    path: str
+    data: bytes
+    sha: str
+    language: str
+    is_test_file: bool
+
+
+@dataclass
+class FileResult:
+    path: str
+    sha: str
+    language: str
+    is_test_file: bool
+    reason: str | None = None
+    facts: FileFacts | None = None
+    text: str | None = None  # kept for the completion corpus
+    signature: object = None  # MinHash (numpy) or None
+    content_hash: int = 0
+
+
+# -- worker side ---------------------------------------------------------------------------------
+
+_EXTRACTORS: dict[str, object] = {}
+_CONFIG = filters.FilterConfig()
+
+
+def _init_worker(cfg: filters.FilterConfig) -> None:
+    global _CONFIG
+    _CONFIG = cfg
+    _EXTRACTORS.clear()
+
+
+def process(task: Task) -> FileResult:
+    """Decode, filter, parse and extract one file (runs in a worker process)."""
+    res = FileResult(task.path, task.sha, task.language, task.is_test_file)
+    try:
+        text = task.data.decode("utf-8")
+    except UnicodeDecodeError:
+        res.reason = "non_utf8"
+        return res
+    reason = filters.content_reason(task.data, text, _CONFIG)
+    if reason:
+        res.reason = reason
+        return res
+    ext = _EXTRACTORS.get(task.language)
+    if ext is None:
+        ext = _EXTRACTORS[task.language] = registry.LANGUAGES[task.language].make_extractor()
+    try:
+        res.facts = ext.extract(task.path, task.data, is_test_file=task.is_test_file)  # type: ignore[attr-defined]
+    except (RecursionError, MemoryError, ValueError) as exc:  # a pathological file must not stop the run
+        res.reason = f"parse_failed:{type(exc).__name__}"
+        return res
+    if not res.facts.root_has_error:
+        res.text = text
+        res.content_hash = dedupe.content_hash(text)
+        res.signature = dedupe.minhash(text)
+    return res
+
+
+def _process_chunk(tasks: list[Task]) -> list[FileResult]:
+    return [process(t) for t in tasks]
+
+
+# -- main side -----------------------------------------------------------------------------------
+
+@dataclass
+class MineOptions:
+    languages: list[str] = field(default_factory=lambda: list(registry.DEFAULT_LANGUAGES))
+    split: str = "file"
+    workers: int | None = None
+    filter_config: filters.FilterConfig = field(default_factory=filters.FilterConfig)
+
+
+class Miner:
+    """One mining run into ``work_dir`` (a temporary folder the caller renames into place)."""
+
+    def __init__(self, work_dir: Path, options: MineOptions, console=None) -> None:
+        if options.split not in SPLIT_RULES:
+            raise UsageError(f"unknown split rule '{options.split}'", hint="use --split file or --split time")
+        self.work = work_dir
+        self.opt = options
+        self.console = console
+        self.filters: Counter[str] = Counter()
+        self.counts: Counter[str] = Counter()
+        self.examples: dict[str, list[str]] = {}
+        self.index = CodeIndex()
+        self._method_spool = open(work_dir / "methods.spool", "wb")
+        self._file_spool = open(work_dir / "files.spool", "wb")
+        self._method_hashes: set[int] = set()
+        self._dup_methods: set[int] = set()
+        self._file_hashes: set[int] = set()
+        self._near = dedupe.NearDuplicateIndex()
+        self._ordinal = 0
+        self._file_paths: list[str] = []
+        self.timings: dict[str, float] = {}
+        self.bytes_read = 0
+        self.langs = {name: registry.LANGUAGES[name] for name in options.languages}
+
+    # -- stage 1: stream, filter, extract, spool ----------------------------------------------
+
+    def _reject(self, reason: str, path: str) -> None:
+        self.filters[reason] += 1
+        ex = self.examples.setdefault(reason, [])
+        if len(ex) < 5:
+            ex.append(path)
+
+    def _tasks(self, entries: Iterable[SourceEntry], bar) -> Iterator[Task]:
+        cfg = self.opt.filter_config
+        for e in entries:
+            self.counts["files_seen"] += 1
+            bar.update(1)
+            if e.kind != "file":
+                self._reject(e.kind, e.path)
+                continue
+            spec = registry.language_for_path(e.path)
+            if spec is None:
+                self._reject("not_source", e.path)
+                continue
+            if spec.name not in self.langs:
+                self._reject("language_not_selected", e.path)
+                continue
+            reason = filters.path_reason(e.path)
+            if reason:
+                self._reject(reason, e.path)
+                continue
+            if e.size > cfg.max_bytes:
+                self._reject("too_large", e.path)
+                continue
+            try:
+                data = e.read()
+            except OSError as exc:
+                self._reject("unreadable", f"{e.path} ({exc.__class__.__name__})")
+                continue
+            if len(data) > cfg.max_bytes:
+                self._reject("too_large", e.path)
+                continue
+            if not data.strip():
+                self._reject("empty", e.path)
+                continue
+            if filters.is_binary(data):
+                self._reject("binary", e.path)
+                continue
+            self.bytes_read += len(data)
+            yield Task(e.path, data, e.sha or blob_sha(data), spec.name, spec.is_test_path(e.path))
+
+    def _results(self, tasks: Iterator[Task], n_entries: int) -> Iterator[FileResult]:
+        workers = self.opt.workers or min(os.cpu_count() or 1, 8)
+        if workers <= 1 or n_entries < _IN_PROCESS_BELOW:
+            _init_worker(self.opt.filter_config)
+            for t in tasks:
+                yield process(t)
+            return
+        method = "fork" if sys.platform.startswith("linux") else "spawn"
+        ctx = mp.get_context(method)
+        with ctx.Pool(workers, initializer=_init_worker, initargs=(self.opt.filter_config,)) as pool:
+            pending: deque = deque()
+            chunk: list[Task] = []
+            for t in tasks:
+                chunk.append(t)
+                if len(chunk) >= 8:
+                    pending.append(pool.apply_async(_process_chunk, (chunk,)))
+                    chunk = []
+                    while len(pending) >= 4 * workers:  # bounded: at most this many chunks in flight
+                        yield from pending.popleft().get()
+            if chunk:
+                pending.append(pool.apply_async(_process_chunk, (chunk,)))
+            while pending:
+                yield from pending.popleft().get()
+
+    def consume(self, entries: Iterable[SourceEntry], total: int | None = None) -> None:
+        t0 = time.perf_counter()
+        bar = self._bar(total)
+        try:
+            for res in self._results(self._tasks(entries, bar), total if total is not None else 10**9):
+                self._accept(res)
+        finally:
+            bar.close()
+            self._method_spool.close()
+            self._file_spool.close()
+        self.timings["extract_s"] = time.perf_counter() - t0
+
+    def _bar(self, total: int | None):
+        if self.console is not None:
+            return self.console.progress(total=total, desc="mining", unit="file")
+        from tqdm.auto import tqdm
+        return tqdm(total=total, disable=True)
+
+    def _accept(self, res: FileResult) -> None:
+        if res.reason:
+            self._reject(res.reason.split(":")[0], res.path)
+            return
+        facts = res.facts
+        assert facts is not None
+        self.counts["files_parsed"] += 1
+        self.counts[f"files_{res.language}"] += 1
+        self.counts["methods_syntax_error"] += facts.syntax_errors
+        ordinals: list[int | None] = []
+        offsets: list[int | None] = []
+        ids: list[str] = []
+        for mf in facts.methods:
+            rec = _method_record(facts, mf)
+            h = dedupe.content_hash(mf.body)
+            if h in self._method_hashes:
+                self._dup_methods.add(self._ordinal)
+            else:
+                self._method_hashes.add(h)
+            offsets.append(self._method_spool.tell())
+            self._method_spool.write(_dump(rec))
+            ordinals.append(self._ordinal)
+            ids.append(rec["id"])
+            self._ordinal += 1
+        self.index.add(facts, ordinals, offsets, ids)
+        if facts.root_has_error:
+            self._reject("syntax_error", res.path)
+            return
+        if res.content_hash in self._file_hashes:
+            self._reject("duplicate_file", res.path)
+            return
+        self._file_hashes.add(res.content_hash)
+        if res.signature is not None and self._near.seen(res.signature):
+            self._reject("near_duplicate", res.path)
+            return
+        rec = {"path": res.path, "language": res.language, "content": res.text, "sha": res.sha,
+               "is_test": res.is_test_file, "split": "train"}
+        self._file_spool.write(_dump(rec))
+        self._file_paths.append(res.path)
+        self.counts["files_kept"] += 1
+
+    # -- stage 2: map ---------------------------------------------------------------------------
+
+    def map_tests(self) -> list[Mapping]:
+        t0 = time.perf_counter()
+        rules = {name: spec.focal_rules() for name, spec in self.langs.items() if spec.focal_rules is not None}
+        mapper = Mapper(self.index, rules)
+        mappings = mapper.run()
+        self.unmapped = mapper.unmapped
+        self.timings["map_s"] = time.perf_counter() - t0
+        return mappings
+
+    # -- stage 3: splits and final files --------------------------------------------------------
+
+    def write(self, mappings: list[Mapping], *, source=None, manifest_base: dict) -> Manifest:
+        t0 = time.perf_counter()
+        pair_split, method_split, file_split = self._assign_splits(mappings, source)
+        contexts = {name: spec.context() for name, spec in self.langs.items() if spec.context is not None}
+        split_sizes: dict[str, Counter] = {"pairs": Counter(), "methods": Counter(), "files": Counter()}
+        heur: Counter[str] = Counter()
+        rules: Counter[str] = Counter()
+        pair_methods: set[int] = set()
+        seen_pairs: set[tuple[int, int]] = set()
+        with open(self.work / "methods.spool", "rb") as spool, open(self.work / "pairs.jsonl", "w", encoding="utf-8") as out:
+            for mp_ in sorted(mappings, key=lambda m: m.test.method.ordinal):
+                test_rec = _read_at(spool, mp_.test.method.offset)
+                focal_rec = _read_at(spool, mp_.focal.offset)
+                key = (dedupe.content_hash(test_rec["body"]), dedupe.content_hash(focal_rec["body"]))
+                if key in seen_pairs:
+                    self.counts["duplicate_pairs"] += 1
+                    continue
+                seen_pairs.add(key)
+                builder = contexts[mp_.focal.language]
+                ctx = builder.build(mp_.focal, focal_rec["body"], self.index)
+                split = pair_split[id(mp_)]
+                rec = PairRecord(
+                    test_id=mp_.test.method.id, focal_id=mp_.focal.id, language=mp_.focal.language,
+                    heuristic=mp_.heuristic, confidence=mp_.confidence, test_path=mp_.test.method.path,
+                    focal_path=mp_.focal.path, test=test_rec["body"], focal=focal_rec["body"],
+                    context={lvl: ctx[lvl] for lvl in CONTEXT_LEVELS}, split=split, class_rule=mp_.class_rule,
+                    framework=mp_.test.framework,
+                    test_class=mp_.test.method.cls.qualname if mp_.test.method.cls else None,
+                    focal_class=mp_.focal.cls.qualname if mp_.focal.cls else None,
+                    focal_signature=mp_.focal.signature)
+                out.write(json.dumps(asdict(rec), ensure_ascii=False) + "\n")
+                pair_methods.update((mp_.test.method.ordinal, mp_.focal.ordinal))
+                heur[mp_.heuristic] += 1
+                rules[mp_.class_rule] += 1
+                split_sizes["pairs"][split] += 1
+        self.counts["pairs"] = sum(heur.values())
+        # methods.jsonl: exact duplicates dropped, except methods that are part of a pair
+        with open(self.work / "methods.spool", "rb") as src, open(self.work / "methods.jsonl", "wb") as dst:
+            for ordinal, line in enumerate(src):
+                if ordinal in self._dup_methods and ordinal not in pair_methods:
+                    self.filters["duplicate_method"] += 1
+                    continue
+                ref = self.index.methods_by_ordinal.get(ordinal)
+                split = method_split(ref) if ref is not None else "train"
+                dst.write(_with_split(line, split))
+                split_sizes["methods"][split] += 1
+                self.counts["methods"] += 1
+                if ref is not None and ref.is_test:
+                    self.counts["tests_written"] += 1
+        with open(self.work / "files.spool", "rb") as src, open(self.work / "files.jsonl", "wb") as dst:
+            for path, line in zip(self._file_paths, src):
+                split = file_split(path)
+                dst.write(_with_split(line, split))
+                split_sizes["files"][split] += 1
+        (self.work / "methods.spool").unlink()
+        (self.work / "files.spool").unlink()
+        self.timings["write_s"] = time.perf_counter() - t0
+
+        tests_by_lang = Counter(t.method.language for t in self.index.tests)
+        mappable = {n for n, s in self.langs.items() if s.maps_tests}
+        all_tests = sum(v for k, v in tests_by_lang.items() if k in mappable)
+        self.counts["tests"] = len(self.index.tests)
+        self.counts["methods_total"] = self._ordinal
+        self.counts["classes"] = len(self.index.classes)
+        mapped_tests = len({m.test.method.ordinal for m in mappings})
+        manifest = Manifest(
+            repo=manifest_base["repo"], revision=manifest_base["revision"], tool_version=__version__,
+            schema_version=SCHEMA_VERSION, languages=list(self.opt.languages), counts=dict(sorted(self.counts.items())),
+            filters=dict(sorted(self.filters.items())), split_rule=self.opt.split,
+            split_sizes={k: dict(sorted(v.items())) for k, v in split_sizes.items()},
+            extra={
+                "project": manifest_base.get("project"),
+                "pairs_by_heuristic": dict(heur.most_common()),
+                "pairs_by_class_rule": dict(rules.most_common()),
+                "tests_by_language": dict(tests_by_lang),
+                "tests_mappable": all_tests,
+                "tests_mapped": mapped_tests,
+                "tests_mapped_share": round(mapped_tests / all_tests, 4) if all_tests else 0.0,
+                "unmapped_reasons": dict(self.unmapped.most_common()),
+                "filter_examples": self.examples,
+                "bytes_read": self.bytes_read,
+                "timings_s": {k: round(v, 3) for k, v in self.timings.items()},
+                "test_mapping_languages": sorted(mappable),
+                **manifest_base.get("extra", {}),
+            },
+        )
+        (self.work / "manifest.json").write_text(json.dumps(asdict(manifest), indent=2, ensure_ascii=False) + "\n",
+                                                 encoding="utf-8")
+        return manifest
+
+    def _assign_splits(self, mappings: list[Mapping], source):
+        pair_split: dict[int, str] = {}
+        if self.opt.split == "file":
+            uf, assigned = splits.by_file((m.test.method.path, m.focal.path) for m in mappings)
+            cache: dict[str, str] = {}
+
+            def file_split(path: str) -> str:
+                if path not in cache:
+                    cache[path] = splits.split_of_path(path, uf, assigned)
+                return cache[path]
+
+            for m in mappings:
+                pair_split[id(m)] = file_split(m.focal.path)
+            return pair_split, (lambda ref: file_split(ref.path)), file_split
+
+        # time split
+        if source is None or not hasattr(source, "repo"):
+            raise UsageError("--split time needs git history", hint="mine a git repository, or use --split file")
+        from codecustom.mining import history
+        if getattr(source, "shallow", False) and self.console is not None:
+            self.console.warn("shallow clone: history is truncated, so 'first appeared' times are approximate")
+        add_times = history.file_add_times(source.repo, source.sha)
+        test_paths = {m.test.method.path for m in mappings}
+        seen = history.test_first_seen(source.repo, source.sha, test_paths, self._test_keys)
+        group_time: dict[str, float] = {}
+        group_weight: Counter[str] = Counter()
+        for m in mappings:
+            t = seen.get((m.test.method.path, m.test.method.cls.qualname if m.test.method.cls else None, m.test.method.name),
+                         add_times.get(m.test.method.path, 0))
+            g = m.focal.id
+            group_time[g] = min(group_time.get(g, t), t)
+            group_weight[g] += 1
+        group_split = splits.newest_first(group_time, dict(group_weight))
+        file_times = {p: float(add_times.get(p, 0)) for p in self._file_paths}
+        for m in mappings:
+            file_times.setdefault(m.test.method.path, float(add_times.get(m.test.method.path, 0)))
+            file_times.setdefault(m.focal.path, float(add_times.get(m.focal.path, 0)))
+        base_file = splits.newest_first(file_times)
+        held: dict[str, str] = {}
+        method_of_pair: dict[int, str] = {}
+        for m in mappings:
+            s = group_split[m.focal.id]
+            pair_split[id(m)] = s
+            method_of_pair[m.test.method.ordinal] = s
+            method_of_pair[m.focal.ordinal] = s
+            for p in (m.test.method.path, m.focal.path):
+                held[p] = splits.most_held_out(held.get(p, "train"), s)
+
+        def file_split(path: str) -> str:
+            return splits.most_held_out(base_file.get(path, "train"), held.get(path, "train"))
+
+        def method_split(ref: MethodRef) -> str:
+            return method_of_pair.get(ref.ordinal) or file_split(ref.path)
+
+        return pair_split, method_split, file_split
+
+    def _test_keys(self, path: str, data: bytes) -> set[tuple[str | None, str]]:
+        spec = registry.language_for_path(path)
+        if spec is None:
+            return set()
+        ext = _EXTRACTORS.get(spec.name) or _EXTRACTORS.setdefault(spec.name, spec.make_extractor())
+        try:
+            facts = ext.extract(path, data, is_test_file=spec.is_test_path(path))  # type: ignore[attr-defined]
+        except (RecursionError, MemoryError, ValueError):
+            return set()
+        return {(m.class_name, m.name) for m in facts.methods if m.is_test}
+
+
+def _method_record(facts: FileFacts, mf: MethodFacts) -> dict:
+    rec = MethodRecord(
+        id=f"{facts.path}::{mf.class_name or ''}::{mf.name}@{mf.start_line}", language=facts.language, path=facts.path,
+        class_name=mf.class_name, name=mf.name, signature=mf.signature, params=mf.params, return_type=mf.return_type,
+        modifiers=mf.modifiers, docstring=mf.docstring, body=mf.body, start_line=mf.start_line, end_line=mf.end_line,
+        is_test=mf.is_test, is_constructor=mf.is_constructor, calls=mf.calls, framework=mf.framework,
+        is_fixture=mf.is_fixture)
+    d = asdict(rec)
+    d["split"] = d.pop("split")  # keep `split` last: the final pass rewrites it in place
+    return d
+
+
+def _dump(d: dict) -> bytes:
+    return (json.dumps(d, ensure_ascii=False) + "\n").encode("utf-8", "surrogatepass")
+
+
+_SPLIT_TAIL = b'"split": "train"}\n'
+
+
+def _with_split(line: bytes, split: str) -> bytes:
+    if split == "train":
+        return line
+    assert line.endswith(_SPLIT_TAIL)
+    return line[: -len(_SPLIT_TAIL)] + b'"split": "' + split.encode() + b'"}\n'
+
+
+def _read_at(fh, offset: int) -> dict:
+    fh.seek(offset)
+    return json.loads(fh.readline())
+
+
+def run(source, out: Path, options: MineOptions, *, console=None, repo_label: str, revision: str,
+        extra: dict | None = None) -> tuple[Path, Manifest]:
+    """Mine ``source`` into ``out`` atomically (a temp folder renamed into place)."""
+    out = Path(out).expanduser()
+    if out.exists() and not out.is_dir():
+        raise DataError(f"--out {out} exists and is not a folder", hint="choose another --out")
+    if out.exists() and any(out.iterdir()) and not (out / "manifest.json").is_file():
+        raise DataError(f"--out {out} is a non-empty folder that is not a mined dataset",
+                        hint="choose an empty or new folder; nothing was overwritten")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    work = out.parent / f".{out.name}.tmp-{os.getpid()}"
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir()
+    try:
+        t0 = time.perf_counter()
+        miner = Miner(work, options, console)
+        entries = source.entries()
+        total = None
+        if getattr(source, "listable", True):
+            entries = list(entries)  # light (paths, sizes, lazy readers): gives the progress bar a total
+            total = len(entries)
+        miner.consume(entries, total)
+        mappings = miner.map_tests()
+        base = {"repo": repo_label, "revision": revision, "project": getattr(source, "project", None),
+                "extra": dict(extra or {})}
+        miner.timings["total_s"] = time.perf_counter() - t0
+        manifest = miner.write(mappings, source=source, manifest_base=base)
+        manifest.extra["timings_s"]["total_s"] = round(time.perf_counter() - t0, 3)
+        (work / "manifest.json").write_text(json.dumps(asdict(manifest), indent=2, ensure_ascii=False) + "\n",
+                                            encoding="utf-8")
+        if out.exists():
+            old = out.parent / f".{out.name}.old-{os.getpid()}"
+            out.rename(old)
+            work.rename(out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            work.rename(out)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return out, manifest
+
+
+__all__ = ["MineOptions", "Miner", "run", "process", "Task", "FileResult", "write_jsonl"]

@@ -1,0 +1,7 @@
+; Calls with the called name: f(...), obj.f(...).
+
+(call
+  function: [
+    (identifier) @name
+    (attribute attribute: (identifier) @name)
+  ]) @call
