@@ -1,0 +1,161 @@
+"""The engines the language server, ``complete`` and ``evaluate`` call: code completion and test generation."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from codecustom.inference.gating import CursorContext, analyze
+from codecustom.inference.languages import LanguageSpec, get_language
+from codecustom.inference.params import Backend, GenerationParams
+from codecustom.inference.postfilter import FILTERS, PostFilter, block_stop_rule, postprocess
+from codecustom.inference.prompting import build_fim_prompt, fim_format, is_tokenizer, token_counter
+from codecustom.inference.stopping import DefinitionEnd
+
+
+@dataclass
+class Completion:
+    """One completion at a cursor.
+
+    ``text`` is what to insert (empty when gated, cancelled or nothing useful came back);
+    ``stop_reason`` is ``"done"``, ``"cancelled"`` or ``"gated: <why>"``.
+    """
+
+    text: str
+    multiline: bool
+    stop_reason: str
+    raw: str = ""
+    prompt_tokens: int = 0
+    latency_s: float = 0.0
+    context: CursorContext | None = field(default=None, repr=False)
+
+    @property
+    def empty(self) -> bool:
+        return not self.text.strip()
+
+
+class CompletionEngine:
+    """Code completion between a prefix and a suffix, as Tabby/llm-ls do it.
+
+    A FIM prompt is built under ``max_prompt_tokens`` (prefix cut from the left, suffix from the
+    right, on line boundaries); the cursor is gated (no completion mid-identifier) and classified
+    single- or multi-line; decoding stops on the fly at the first newline or the end of the block;
+    post-filters clean the result. ``tokenizer_or_fim`` is the model's tokenizer (best: exact token
+    budgets) or a FIM formatter with a ``prompt(prefix, suffix)`` method.
+    """
+
+    def __init__(self, backend: Backend, tokenizer_or_fim: Any, *, max_prompt_tokens: int = 1024,
+                 max_new_tokens: int = 48, multiline_max_new_tokens: int = 128, suffix_share: float = 0.25,
+                 temperature: float = 0.0, filters: Sequence[PostFilter] = FILTERS) -> None:
+        self.backend = backend
+        self.fim = fim_format(tokenizer_or_fim)
+        self.count = token_counter(tokenizer_or_fim if is_tokenizer(tokenizer_or_fim) else None)
+        self.max_prompt_tokens = max_prompt_tokens
+        self.max_new_tokens = max_new_tokens
+        self.multiline_max_new_tokens = multiline_max_new_tokens
+        self.suffix_share = suffix_share
+        self.temperature = temperature
+        self.filters = tuple(filters)
+
+    def complete(self, prefix: str, suffix: str, *, language: str | LanguageSpec | None,
+                 max_new_tokens: int | None = None, multiline: bool | None = None,
+                 cancel: threading.Event | None = None) -> Completion:
+        """The completion to insert at the cursor between ``prefix`` and ``suffix``."""
+        started = time.perf_counter()
+        ctx = analyze(prefix, suffix, language)
+        if not ctx.should_complete and multiline is None:
+            return Completion("", False, f"gated: {ctx.reason}", context=ctx)
+        if multiline is not None and multiline != ctx.multiline:
+            ctx = _with_multiline(ctx, multiline, prefix)
+        prompt = build_fim_prompt(prefix, suffix, self.fim, self.count, self.max_prompt_tokens,
+                                  suffix_share=self.suffix_share)
+        limit = max_new_tokens or (self.multiline_max_new_tokens if ctx.multiline else self.max_new_tokens)
+        stop = ctx.language.stop if ctx.multiline else ()
+        params = GenerationParams(max_new_tokens=limit, temperature=self.temperature, stop=stop,
+                                  stop_rule=block_stop_rule(ctx, ctx.multiline), add_special_tokens=False)
+        if cancel is not None and cancel.is_set():
+            return Completion("", ctx.multiline, "cancelled", context=ctx)
+        raw = self.backend.generate([prompt.text], params, cancel)[0][0]
+        elapsed = time.perf_counter() - started
+        if cancel is not None and cancel.is_set():
+            return Completion("", ctx.multiline, "cancelled", raw=raw, latency_s=elapsed, context=ctx)
+        text = postprocess(raw, ctx, suffix, self.filters)
+        return Completion(text, ctx.multiline, "done", raw=raw,
+                          prompt_tokens=prompt.prefix_tokens + prompt.suffix_tokens,
+                          latency_s=time.perf_counter() - started, context=ctx)
+
+
+def _with_multiline(ctx: CursorContext, multiline: bool, prefix: str) -> CursorContext:
+    """``ctx`` forced to single- or multi-line by the caller; a block indent is inferred if missing."""
+    from dataclasses import replace
+
+    from codecustom.inference.stopping import indent_width
+
+    block_indent = ctx.block_indent
+    if multiline and block_indent < 0:
+        block_indent = max(indent_width(ctx.line_prefix) - len(ctx.indent_unit.replace("\t", "    ")), -1) \
+            if ctx.line_prefix.strip() == "" else indent_width(ctx.line_prefix)
+    return replace(ctx, multiline=multiline, should_complete=True, block_indent=block_indent)
+
+
+class TestGenEngine:
+    """Unit-test generation from a focal context, in the prompt format customization trained with.
+
+    With a tokenizer (taken from an in-process backend when not given), a context too long for
+    ``max_prompt_tokens`` is shortened the way training shortened it (``fit_test_prompt``: whole lines
+    kept from the start, where the class and the focal method are).
+    """
+
+    __test__ = False  # not a pytest test class
+
+    def __init__(self, backend: Backend, *, tokenizer: Any = None, max_prompt_tokens: int | None = None,
+                 max_new_tokens: int = 256, top_p: float = 0.95, seed: int | None = 0) -> None:
+        self.backend = backend
+        self.tokenizer = tokenizer if tokenizer is not None else getattr(backend, "tokenizer", None)
+        self.max_new_tokens = max_new_tokens
+        self.top_p = top_p
+        self.seed = seed
+        self.max_prompt_tokens = max_prompt_tokens
+        if max_prompt_tokens is None and getattr(backend, "model", None) is not None:
+            from codecustom.inference.backends.in_process import model_max_positions
+
+            positions = model_max_positions(backend.model, self.tokenizer)
+            if positions is not None:
+                seq2seq = bool(getattr(backend, "is_seq2seq", False))
+                self.max_prompt_tokens = positions if seq2seq else max(16, positions - max_new_tokens)
+
+    def prompt(self, context: str, language: str) -> str:
+        """The prompt for ``context`` exactly as customization formatted it (shortened to fit if needed)."""
+        from codecustom.data.tests_task import build_test_prompt, fit_test_prompt
+
+        if self.tokenizer is not None and self.max_prompt_tokens:
+            return fit_test_prompt(self.tokenizer, context, language, self.max_prompt_tokens)
+        return build_test_prompt(context, language)
+
+    def generate(self, context: str, *, language: str, n: int = 1, temperature: float = 0.0,
+                 cancel: threading.Event | None = None) -> list[str]:
+        """``n`` candidate tests for the focal ``context`` (greedy when ``temperature`` is 0)."""
+        return self.generate_batch([context], language=language, n=n, temperature=temperature, cancel=cancel)[0]
+
+    def generate_batch(self, contexts: Sequence[str], *, language: str, n: int = 1, temperature: float = 0.0,
+                       cancel: threading.Event | None = None) -> list[list[str]]:
+        """``n`` candidates for each context, decoded in batches (what ``evaluate`` uses)."""
+        spec = get_language(language)
+        prompts = [self.prompt(c, language) for c in contexts]
+        params = GenerationParams(max_new_tokens=self.max_new_tokens, temperature=temperature,
+                                  top_p=self.top_p if temperature > 0 else 1.0, num_samples=n, seed=self.seed,
+                                  stop_rule=DefinitionEnd(spec.blocks, spec.line_comment))
+        outputs = self.backend.generate(prompts, params, cancel)
+        return [[_clean_test(t) for t in samples] for samples in outputs]
+
+
+def _clean_test(text: str) -> str:
+    lines = [ln.rstrip() for ln in text.split("\n")]
+    while lines and not lines[-1]:
+        lines.pop()
+    while lines and not lines[0]:
+        lines.pop(0)
+    return "\n".join(lines)

@@ -1,0 +1,125 @@
+"""The engines end to end with a real model that memorized a few completions and one unit test."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from codecustom.data.fim import FimFormat
+from codecustom.data.tests_task import build_test_prompt
+from codecustom.inference import CompletionEngine, InProcessBackend, TestGenEngine
+from codecustom.inference.params import GenerationParams
+
+AREA_SUFFIX = "\n\n\ndef perimeter(width, height):\n    return 2 * (width + height)\n"
+FOCAL = "class Shapes:\n    def area(self, width, height):\n        return width * height"
+CASES = {
+    # (prefix, suffix) -> what the model learned to write there
+    "single": ("def area(width, height):\n    return ", AREA_SUFFIX, "width * height\n\ndef unused():\n    pass"),
+    "block": ("def area(width, height):", "\n", "\n    return width * height\n\n\ndef volume(w, h, d):\n    return w * h * d"),
+    "repeat": ("def scale(x, k):", "\n    return y\n", "\n    y = x * k\n    return y\n"),
+    "java": ("class Box {\n  int size() {", "\n  }\n}\n", "\n    return this.n;\n  }\n\n  int other() {\n    return 0;\n  }"),
+}
+TEST = "def test_area():\n    assert Shapes().area(2, 3) == 6\n\n\ndef test_more():\n    assert True"
+
+
+@pytest.fixture(scope="module")
+def model(memorizer):
+    from tests.support.tiny import tiny_tokenizer
+
+    fim = FimFormat.for_tokenizer(tiny_tokenizer(), add_missing=False)
+    samples = [(fim.prompt(pre, suf), mid) for pre, suf, mid in CASES.values()]
+    samples.append((build_test_prompt(FOCAL, "python"), TEST))
+    return memorizer("engine", samples)
+
+
+@pytest.fixture(scope="module")
+def engine(model):
+    return CompletionEngine(InProcessBackend(model), model.tokenizer)
+
+
+def test_single_line_completion(engine):
+    pre, suf, _ = CASES["single"]
+    c = engine.complete(pre, suf, language="python")
+    assert (c.text, c.multiline, c.stop_reason) == ("width * height", False, "done")
+    assert c.prompt_tokens > 0 and c.latency_s > 0
+
+
+def test_multiline_block_stops_at_dedent(engine):
+    pre, suf, _ = CASES["block"]
+    c = engine.complete(pre, suf, language="python")
+    assert c.multiline and c.text == "\n    return width * height"
+    assert "volume" not in c.raw  # the stop rule ended decoding on the fly, not only the post-filter
+
+
+def test_lines_repeating_the_suffix_are_dropped(engine):
+    pre, suf, _ = CASES["repeat"]
+    assert engine.complete(pre, suf, language="python").text == "\n    y = x * k"
+
+
+def test_java_block_stops_at_the_closing_brace(engine):
+    pre, suf, _ = CASES["java"]
+    c = engine.complete(pre, suf, language="java")
+    assert c.multiline and c.text == "\n    return this.n;"
+
+
+def test_forcing_single_line(engine):
+    pre, suf, _ = CASES["block"]
+    c = engine.complete(pre, suf, language="python", multiline=False)
+    assert c.text == "" and not c.multiline  # the learned completion starts with a newline
+
+
+def test_gated_mid_identifier(engine):
+    c = engine.complete("def are", "a(width, height):\n", language="python")
+    assert c.text == "" and c.stop_reason == "gated: mid-identifier"
+
+
+def test_cancelled_request_returns_nothing(engine):
+    pre, suf, _ = CASES["single"]
+    event = threading.Event()
+    event.set()
+    c = engine.complete(pre, suf, language="python", cancel=event)
+    assert c.text == "" and c.stop_reason == "cancelled"
+
+
+def test_tiny_budget_still_completes_the_cursor_line(model):
+    engine = CompletionEngine(InProcessBackend(model), model.tokenizer, max_prompt_tokens=16)
+    pre, suf, _ = CASES["single"]
+    c = engine.complete(pre, suf, language="python")
+    assert c.prompt_tokens <= 16
+    assert c.stop_reason == "done"
+
+
+def test_fast_path_gives_the_same_completions(model):
+    fast = CompletionEngine(InProcessBackend(model, fast=True), model.tokenizer)
+    for name, lang in (("single", "python"), ("block", "python"), ("java", "java")):
+        pre, suf, _ = CASES[name]
+        assert fast.complete(pre, suf, language=lang).text == \
+            CompletionEngine(InProcessBackend(model, fast=False), model.tokenizer).complete(pre, suf, language=lang).text
+
+
+def test_test_generation_returns_the_first_complete_test(model):
+    tests = TestGenEngine(InProcessBackend(model)).generate(FOCAL, language="python")
+    assert tests == ["def test_area():\n    assert Shapes().area(2, 3) == 6"]
+
+
+def test_test_generation_samples_and_batches(model):
+    engine = TestGenEngine(InProcessBackend(model, batch_size=4))
+    out = engine.generate_batch([FOCAL, FOCAL], language="python", n=3, temperature=0.8)
+    assert [len(x) for x in out] == [3, 3]
+    assert all(isinstance(t, str) for x in out for t in x)
+
+
+def test_generation_params_are_what_engines_send(model):
+    seen: list[GenerationParams] = []
+
+    class Recording(InProcessBackend):
+        def generate(self, prompts, params, cancel=None):
+            seen.append(params)
+            return super().generate(prompts, params, cancel)
+
+    engine = CompletionEngine(Recording(model), model.tokenizer, max_new_tokens=7, multiline_max_new_tokens=33)
+    engine.complete(*CASES["single"][:2], language="python")
+    engine.complete(*CASES["block"][:2], language="python")
+    assert [p.max_new_tokens for p in seen] == [7, 33]
+    assert seen[0].add_special_tokens is False and seen[1].stop  # FIM prompts as trained; block stop strings
