@@ -98,17 +98,48 @@ def _hub_reachable(endpoint: str, timeout: float = 1.0) -> bool:
 
 
 def weights_hash(folder: Path) -> str:
-    """sha256 over the model's weight files (names and bytes), independent of config cosmetics."""
-    digest = hashlib.sha256()
+    """sha256 over the model's weight files (names and bytes), independent of config cosmetics.
+
+    Remembered per (file, size, mtime) under the codecustom home, so a multi-GB base is read once.
+    """
     files = sorted(p for p in Path(folder).iterdir() if p.is_file() and p.name.endswith(_WEIGHT_SUFFIXES))
     if not files:
         raise ModelError(f"no weight files in {folder}", hint="the folder needs model.safetensors (or shards)")
+    key = hashlib.sha256(json.dumps([[str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns]
+                                     for p in files]).encode()).hexdigest()
+    cache = _hash_cache_file()
+    known = _read_hash_cache(cache)
+    if key in known:
+        return known[key]
+    digest = hashlib.sha256()
     for path in files:
         digest.update(path.name.encode())
         with open(path, "rb") as fh:
             for chunk in iter(lambda: fh.read(1 << 22), b""):
                 digest.update(chunk)
-    return digest.hexdigest()
+    value = digest.hexdigest()
+    known[key] = value
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(dict(list(known.items())[-256:])))
+        os.replace(tmp, cache)
+    except OSError:
+        pass  # a read-only home only costs re-hashing next time
+    return value
+
+
+def _hash_cache_file() -> Path:
+    from codecustom import paths
+
+    return paths.home() / "cache" / "weights_hash.json"
+
+
+def _read_hash_cache(path: Path) -> dict[str, str]:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
 
 
 def _check_weights_format(folder: Path, allow_pickle: bool) -> None:
