@@ -7,7 +7,8 @@ the model wrote are hoisted to module level, and the focal function/class is imp
 does not bind it already.
 
 Ladder: the test is run ``runs`` times by node id, the first time under coverage.py with branch
-measurement. Builds: the first run collected it (pytest exit code 0 or 1, not 2/4/5). Passes: every
+measurement. Builds: the first run collected it without collection errors (a small pytest plugin
+records this as soon as collection ends, so a test that later hangs still counts as built). Passes: every
 run passes (a skip, an error or one failing run is a fail, so flaky counts as fail). Covers: at least
 one statement of the focal method's body executed.
 """
@@ -15,6 +16,7 @@ one statement of the focal method's body executed.
 from __future__ import annotations
 
 import ast
+import json
 import re
 import subprocess
 import sys
@@ -30,6 +32,20 @@ from codecustom.evaluation.sandbox import Sandbox, SandboxLimits
 PYTEST_OPTS = ["-p", "no:cacheprovider", "-o", "addopts=", "-q", "--no-header", "-rN", "-W", "ignore::DeprecationWarning"]
 _COV_FILE = ".codecustom-coverage"
 _JUNIT_FILE = ".codecustom-junit.xml"
+_PROBE_DIR = ".codecustom-probe"
+_COLLECT_FILE = ".codecustom-collected.json"
+# A pytest plugin that records what was collected as soon as collection ends, so a test that hangs or
+# is killed later still counts as built.
+_PROBE_PLUGIN = """\
+import json, os
+
+
+def pytest_collection_finish(session):
+    path = os.environ.get("CODECUSTOM_COLLECT_REPORT")
+    if path:
+        with open(path, "w") as fh:
+            json.dump({"collected": len(session.items), "errors": session.testsfailed}, fh)
+"""
 
 
 class PlacementError(ValueError):
@@ -262,6 +278,15 @@ def _junit_outcome(path: Path) -> tuple[int, bool, str]:
     return len(cases), bool(cases), ""
 
 
+def _collected(path: Path) -> tuple[int | None, int]:
+    """(tests collected or None when collection never finished, collection errors) from the probe plugin."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return int(data.get("collected", 0)), int(data.get("errors", 0))
+    except (OSError, ValueError, TypeError, AttributeError):
+        return None, 0
+
+
 def _collect_error(stdout: str) -> str:
     """The most telling line of a pytest collection failure (the E-line of the error, else the summary)."""
     errors = [ln[1:].strip() for ln in stdout.splitlines() if ln.startswith("E ")]
@@ -296,8 +321,11 @@ class PythonLadder:
         return "run", f"pytest + coverage.py with {self.python}"
 
     def _env(self, run_dir: Path) -> dict[str, str]:
-        paths = [str(run_dir)] + [str(run_dir / d) for d in ("src", "lib") if (run_dir / d).is_dir()]
-        env = {"PYTHONPATH": ":".join(paths)}
+        probe = run_dir / _PROBE_DIR
+        probe.mkdir(exist_ok=True)
+        (probe / "codecustom_pytest_probe.py").write_text(_PROBE_PLUGIN, encoding="utf-8")
+        paths = [str(run_dir)] + [str(run_dir / d) for d in ("src", "lib") if (run_dir / d).is_dir()] + [str(probe)]
+        env = {"PYTHONPATH": ":".join(paths), "CODECUSTOM_COLLECT_REPORT": str(run_dir / _COLLECT_FILE)}
         if not self.plugins:
             env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
         return env
@@ -310,7 +338,8 @@ class PythonLadder:
                        f"--include={coverage_of}", "-m"]
         limits = self.limits if timeout is None else SandboxLimits(wall_seconds=timeout,
                                                                    cpu_seconds=int(timeout * 2) + 10)
-        return self.sandbox.run(prefix + ["pytest", *PYTEST_OPTS, *args], cwd=run_dir, writable=[run_dir],
+        return self.sandbox.run(prefix + ["pytest", "-p", "codecustom_pytest_probe", *PYTEST_OPTS, *args],
+                                cwd=run_dir, writable=[run_dir],
                                 env=self._env(run_dir), limits=limits)
 
     def evaluate(self, workspace: Workspace, target: TestTarget, code: str) -> LadderOutcome:
@@ -345,13 +374,13 @@ class PythonLadder:
                                   coverage_of=focal_file if i == 0 else None)
             cases, ok, why = _junit_outcome(junit)
             if i == 0:
-                # pytest exits 0 (passed) or 1 (failed) once the test was collected; 2 (collection error),
-                # 4 (unknown node) and 5 (nothing collected) mean it did not build
-                if result.killed and not cases:
-                    outcome.reason = f"did not finish collecting ({result.killed})"
-                    return
-                if not result.killed and result.returncode not in (0, 1):
-                    outcome.reason = "does not collect: " + (_collect_error(result.stdout) or _last_line(result.stderr))
+                collected, errors = _collected(run_dir / _COLLECT_FILE)
+                if not collected or errors:
+                    if result.killed and collected is None:
+                        outcome.reason = f"did not finish collecting ({result.killed})"
+                    else:
+                        outcome.reason = "does not collect: " + (_collect_error(result.stdout)
+                                                                 or _last_line(result.stderr) or "no test collected")
                     return
                 outcome.built, outcome.stage = True, "pass"
                 self._read_coverage(run_dir / _COV_FILE, focal_file, outcome)
