@@ -18,6 +18,9 @@ from codecustom.mining.records import CONTEXT_LEVELS
 class JavaContext:
     """Class skeletons around the focal method."""
 
+    def __init__(self) -> None:
+        self._skeletons: dict[str, tuple] = {}
+
     def build(self, focal: MethodRef, body: str, index: CodeIndex) -> dict[str, str]:
         fm = body.strip("\n")
         cls = focal.cls
@@ -25,9 +28,14 @@ class JavaContext:
             return {level: fm for level in CONTEXT_LEVELS}
         ind = "    "
         fm_in = textwrap.indent(fm, ind)
-        ctors = [f"{ind}{m.signature};" for m in cls.constructors() if m is not focal]
-        others = [f"{ind}{m.signature};" for m in cls.methods if not m.is_constructor and m is not focal and not m.is_test]
-        fields = [f"{ind}{f}" for f in cls.fields]
+        if cls.key not in self._skeletons:  # per class, once
+            self._skeletons[cls.key] = (
+                [(m, f"{ind}{m.signature};") for m in cls.constructors()],
+                [(m, f"{ind}{m.signature};") for m in cls.methods if not m.is_constructor and not m.is_test],
+                [f"{ind}{f}" for f in cls.fields])
+        all_ctors, all_others, fields = self._skeletons[cls.key]
+        ctors = [line for m, line in all_ctors if m is not focal]
+        others = [line for m, line in all_others if m is not focal]
         head = f"{cls.header} {{"
 
         def block(*parts: list[str]) -> str:
@@ -49,6 +57,14 @@ class JavaContext:
 class PythonContext:
     """Class (or module) skeletons around the focal function."""
 
+    def __init__(self) -> None:
+        self._skeletons: dict[str, list] = {}
+
+    def _stubs(self, key: str, methods, ind: str) -> list:
+        if key not in self._skeletons:
+            self._skeletons[key] = [(m, _stub(m, ind)) for m in methods if not m.is_test and not m.is_fixture]
+        return self._skeletons[key]
+
     def build(self, focal: MethodRef, body: str, index: CodeIndex) -> dict[str, str]:
         fm = body.strip("\n")
         mod = index.modules.get(focal.path)
@@ -56,8 +72,8 @@ class PythonContext:
         cls: ClassRef | None = focal.cls
         if cls is None:
             head = [f"# module: {focal.path}"]
-            others = [_stub(m, "") for fs in (mod.functions.values() if mod else []) for m in fs
-                      if m is not focal and not m.is_test and not m.is_fixture]
+            funcs = [m for fs in (mod.functions.values() if mod else []) for m in fs]
+            others = [line for m, line in self._stubs(focal.path, funcs, "") if m is not focal]
             fields = list(mod.module_fields) if mod else []
             fm_fc = "\n".join(head + [fm])
             fm_fc_c_m = "\n\n".join(["\n".join(head + [fm])] + others) if others else fm_fc
@@ -71,8 +87,9 @@ class PythonContext:
             }
         ind = "    "
         fm_in = textwrap.indent(fm, ind)
-        init = [_stub(m, ind) for m in cls.methods if m.name == "__init__" and m is not focal]
-        others = [_stub(m, ind) for m in cls.methods if m.name != "__init__" and m is not focal and not m.is_test and not m.is_fixture]
+        stubs = self._stubs(cls.key, cls.methods, ind)
+        init = [line for m, line in stubs if m.name == "__init__" and m is not focal]
+        others = [line for m, line in stubs if m.name != "__init__" and m is not focal]
         fields = [f"{ind}{f}" for f in cls.fields]
         head = f"{cls.header}:"
 

@@ -21,15 +21,15 @@ class GenericExtractor:
     def __init__(self, language: str, grammar_name: str, query_dir: str) -> None:
         self.language = language
         self.parser = syntax.parser(grammar_name)
-        self.q_defs = syntax.query(grammar_name, query_dir, "definitions")
-        self.q_calls = syntax.query(grammar_name, query_dir, "calls")
+        self.queries = syntax.query_set(grammar_name, query_dir, ("definitions", "calls"))
 
     def extract(self, path: str, src: bytes, *, is_test_file: bool) -> FileFacts:
         root = self.parser.parse(src).root_node
         facts = FileFacts(path=path, language=self.language, is_test_file=is_test_file, root_has_error=root.has_error)
+        found = self.queries.run(root)
         classes: list[tuple[Node, ClassFacts]] = []
         funcs: list[tuple[Node, str]] = []
-        for _, caps in syntax.matches(self.q_defs, root):
+        for caps in found["definitions"]:
             name = syntax.text(caps["name"][0], src)
             if "class" in caps:
                 node = caps["class"][0]
@@ -83,7 +83,7 @@ class GenericExtractor:
             facts.syntax_errors = 1
         spans = Spans([(n.start_byte, n.end_byte) for n, _ in emitted])
         raw: list[list[tuple[int, str]]] = [[] for _ in emitted]
-        for _, caps in syntax.matches(self.q_calls, root):
+        for caps in found["calls"]:
             node = caps["call"][0]
             i = spans.find(node.start_byte, node.end_byte)
             if i is not None:

@@ -84,15 +84,20 @@ class JavaExtractor:
 
     def __init__(self) -> None:
         self.parser = syntax.parser("java")
-        self.q_defs = syntax.query("java", "java", "definitions")
-        self.q_calls = syntax.query("java", "java", "calls")
-        self.q_locals = syntax.query("java", "java", "locals")
+        # one traversal per file: the .scm files are compiled into one query (locals only where tests may be)
+        self.q_full = syntax.query_set("java", "java", ("definitions", "calls", "locals"))
+        self.q_code = syntax.query_set("java", "java", ("definitions", "calls"))
 
     def extract(self, path: str, src: bytes, *, is_test_file: bool) -> FileFacts:
         tree = self.parser.parse(src)
         root = tree.root_node
         facts = FileFacts(path=path, language="java", is_test_file=is_test_file, root_has_error=root.has_error)
-        caps = syntax.captures(self.q_defs, root)
+        maybe_tests = is_test_file or b"@Test" in src or b"junit" in src
+        found = (self.q_full if maybe_tests else self.q_code).run(root)
+        caps: dict[str, list[Node]] = {}
+        for m in found["definitions"]:
+            for k, v in m.items():
+                caps.setdefault(k, []).extend(v)
         for node in caps.get("package", []):
             names = [c for c in node.named_children if c.type in ("scoped_identifier", "identifier")]
             facts.package = syntax.text(names[0], src) if names else ""
@@ -155,7 +160,7 @@ class JavaExtractor:
                     by_qual.get(cls.qualname.rsplit(".", 1)[0], cls).is_test_class
 
         facts.methods = [mf for _, mf in emitted]
-        self._calls(root, src, emitted, by_qual)
+        self._calls(found, src, emitted, by_qual)
         return facts
 
     # -- declarations -------------------------------------------------------------------------
@@ -290,12 +295,12 @@ class JavaExtractor:
 
     # -- calls ----------------------------------------------------------------------------------
 
-    def _calls(self, root: Node, src: bytes, emitted: list[tuple[Node, MethodFacts]], classes: dict[str, ClassFacts]) -> None:
+    def _calls(self, found: dict, src: bytes, emitted: list[tuple[Node, MethodFacts]], classes: dict[str, ClassFacts]) -> None:
         if not emitted:
             return
         spans = Spans([(n.start_byte, n.end_byte) for n, _ in emitted])
         raw: list[list[tuple[int, str, Node, str]]] = [[] for _ in emitted]
-        for _, caps in syntax.matches(self.q_calls, root):
+        for caps in found["calls"]:
             if "call" in caps:
                 node, kind = caps["call"][0], "call"
             elif "new" in caps:
@@ -310,7 +315,7 @@ class JavaExtractor:
                 name = simple_type(name)
             raw[i].append((node.end_byte, name, node, kind))
         detailed = [i for i, (_, mf) in enumerate(emitted) if mf.is_test or mf.is_setup]
-        scopes = self._scopes(root, src, spans, detailed) if detailed else {}
+        scopes = self._scopes(found.get("locals", []), src, spans, detailed) if detailed else {}
         for i, (node, mf) in enumerate(emitted):
             calls = sorted(raw[i], key=lambda c: c[0])
             mf.calls = [("new " + name) if kind == "new" else name for _, name, _, kind in calls]
@@ -330,10 +335,10 @@ class JavaExtractor:
                         first_assert = (cnode.start_byte, cnode.end_byte)
             mf.first_assert_end = first_assert[1] if first_assert else None
 
-    def _scopes(self, root: Node, src: bytes, spans: Spans, detailed: list[int]) -> dict[int, dict]:
+    def _scopes(self, local_matches: list, src: bytes, spans: Spans, detailed: list[int]) -> dict[int, dict]:
         wanted = set(detailed)
         scopes: dict[int, dict] = {i: {} for i in detailed}
-        for _, caps in syntax.matches(self.q_locals, root):
+        for caps in local_matches:
             decl = caps["decl"][0]
             i = spans.find(decl.start_byte, decl.end_byte)
             if i not in wanted:

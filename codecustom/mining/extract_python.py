@@ -54,17 +54,20 @@ class PythonExtractor:
 
     def __init__(self) -> None:
         self.parser = syntax.parser("python")
-        self.q_defs = syntax.query("python", "python", "definitions")
-        self.q_calls = syntax.query("python", "python", "calls")
-        self.q_locals = syntax.query("python", "python", "locals")
-        self.q_asserts = syntax.query("python", "python", "assertions")
+        # one traversal per file: the .scm files are compiled into one query (locals/asserts for test files)
+        self.q_test = syntax.query_set("python", "python", ("definitions", "calls", "locals", "assertions"))
+        self.q_code = syntax.query_set("python", "python", ("definitions", "calls"))
 
     def extract(self, path: str, src: bytes, *, is_test_file: bool) -> FileFacts:
         tree = self.parser.parse(src)
         root = tree.root_node
         facts = FileFacts(path=path, language="python", package=module_name(path), is_test_file=is_test_file,
                           root_has_error=root.has_error)
-        caps = syntax.captures(self.q_defs, root)
+        found = (self.q_test if is_test_file else self.q_code).run(root)
+        caps: dict[str, list[Node]] = {}
+        for m in found["definitions"]:
+            for k, v in m.items():
+                caps.setdefault(k, []).extend(v)
         for node in sorted(caps.get("import", []), key=lambda n: n.start_byte):
             if node.parent is not None and node.parent.type == "module":
                 facts.imports.extend(self._imports(node, src, path))
@@ -102,7 +105,7 @@ class PythonExtractor:
         if is_test_file:
             self._mark_tests(facts, emitted)
         facts.methods = [mf for _, mf in emitted]
-        self._calls(root, src, facts, emitted)
+        self._calls(found, src, facts, emitted)
         return facts
 
     # -- declarations -------------------------------------------------------------------------
@@ -253,12 +256,12 @@ class PythonExtractor:
 
     # -- calls ----------------------------------------------------------------------------------
 
-    def _calls(self, root: Node, src: bytes, facts: FileFacts, emitted: list[tuple[Node, MethodFacts]]) -> None:
+    def _calls(self, found: dict, src: bytes, facts: FileFacts, emitted: list[tuple[Node, MethodFacts]]) -> None:
         if not emitted:
             return
         spans = Spans([(n.start_byte, n.end_byte) for n, _ in emitted])
         raw: list[list[tuple[Node, str]]] = [[] for _ in emitted]
-        for _, caps in syntax.matches(self.q_calls, root):
+        for caps in found["calls"]:
             node = caps["call"][0]
             i = spans.find(node.start_byte, node.end_byte)
             if i is not None:
@@ -267,8 +270,8 @@ class PythonExtractor:
         scopes: dict[int, dict] = {i: {} for i in detailed}
         asserts: dict[int, list[tuple[int, int]]] = {i: [] for i in detailed}
         if detailed:
-            self._collect_scopes(root, src, spans, scopes, emitted)
-            for _, caps in syntax.matches(self.q_asserts, root):
+            self._collect_scopes(found.get("locals", []), src, spans, scopes)
+            for caps in found.get("assertions", []):
                 if "assert" in caps:
                     node = caps["assert"][0]
                 elif syntax.text(caps["ctx_name"][0], src) in RAISES_CONTEXTS:
@@ -298,6 +301,10 @@ class PythonExtractor:
             index_of: dict[int, int] = {}
             spans_assert = list(asserts.get(i, []))
             for cnode, name in calls:
+                if name.startswith("assert") and name not in CALLABLE_ASSERTS:
+                    # plain assertions only mark where "act" ends; they never resolve to repo code
+                    spans_assert.append((cnode.start_byte, cnode.end_byte))
+                    continue
                 for site in self._sites(cnode, name, src, scope, index_of, imported):
                     index_of.setdefault(cnode.id, len(mf.call_sites))
                     mf.call_sites.append(site)
@@ -317,8 +324,8 @@ class PythonExtractor:
                 if ret is not None:
                     facts.fixture_types[mf.name] = ret
 
-    def _collect_scopes(self, root: Node, src: bytes, spans: Spans, scopes: dict[int, dict], emitted) -> None:
-        for _, caps in syntax.matches(self.q_locals, root):
+    def _collect_scopes(self, local_matches: list, src: bytes, spans: Spans, scopes: dict[int, dict]) -> None:
+        for caps in local_matches:
             bind = caps["bind"][0]
             i = spans.find(bind.start_byte, bind.end_byte)
             if i not in scopes:

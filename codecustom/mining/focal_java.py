@@ -106,7 +106,7 @@ class JavaFocalRules:
         if cls.key not in self._scope_cache:
             self._scope_cache[cls.key] = self._scope_for(cls)
         s = self._scope_cache[cls.key]
-        return FocalScope(classes=list(s.classes), modules=list(s.modules), rule=s.rule, name_hints=list(s.name_hints))
+        return s  # shared by every test of the class/module; the mapper never changes it
 
     def _scope_for(self, cls: ClassRef) -> FocalScope:
         if cls.outer is None:

@@ -155,7 +155,7 @@ class PythonFocalRules:
         if key not in self._scopes:
             self._scopes[key] = self._scope_for(test)
         s = self._scopes[key]
-        return FocalScope(classes=list(s.classes), modules=list(s.modules), rule=s.rule, name_hints=list(s.name_hints))
+        return s  # shared by every test of the class/module; the mapper never changes it
 
     def _scope_for(self, test: TestRef) -> FocalScope:
         mod = self.index.modules[test.method.path]

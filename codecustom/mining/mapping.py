@@ -21,6 +21,7 @@ Each pair records the heuristic, how the focal class was found (``class_rule``) 
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -53,6 +54,7 @@ class FocalScope:
     modules: list[ModuleRef] = field(default_factory=list)
     rule: str = "none"
     name_hints: list[str] = field(default_factory=list)  # extra names for `name` (nested / grouping class)
+    _by_norm: dict[str, list[MethodRef]] | None = field(default=None, repr=False, compare=False)
 
     def contains(self, m: MethodRef) -> bool:
         """Whether a method belongs to a focal class (or a class nested in one) or a focal module."""
@@ -62,6 +64,14 @@ class FocalScope:
                 return True
             c = c.outer
         return any(m.path == mod.path for mod in self.modules)
+
+    def named(self, stem: str) -> list[MethodRef]:
+        """Candidate focal methods whose normalised name is ``stem`` (index built once per scope)."""
+        if self._by_norm is None:
+            self._by_norm = {}
+            for m in self.methods():
+                self._by_norm.setdefault(norm(m.name), []).append(m)
+        return self._by_norm.get(stem, [])
 
     def methods(self) -> list[MethodRef]:
         """Candidate focal methods: the focal classes', else the focal modules' functions and methods."""
@@ -111,12 +121,17 @@ class FocalRules(Protocol):
     def resolve(self, test: TestRef, scope: FocalScope) -> list[Resolved]: ...
 
 
-def words(name: str) -> list[str]:
-    """`testAddNegative_numbers` -> ['test', 'add', 'negative', 'numbers']."""
+@functools.lru_cache(maxsize=65536)
+def _words(name: str) -> tuple[str, ...]:
     out: list[str] = []
     for part in re.split(r"[_\W]+", name):
         out.extend(w.lower() for w in _CAMEL.findall(part))
-    return out
+    return tuple(out)
+
+
+def words(name: str) -> list[str]:
+    """`testAddNegative_numbers` -> ['test', 'add', 'negative', 'numbers']."""
+    return list(_words(name))
 
 
 def norm(name: str) -> str:
@@ -248,7 +263,7 @@ class Mapper:
                 if ctors:
                     return self._pick_ctor(ctors, pool)
             return None
-        candidates = [m for m in scope.methods() if norm(m.name) == stem and not m.is_constructor]
+        candidates = [m for m in scope.named(stem) if not m.is_constructor]
         if not candidates:
             seen = {id(t): t for r in pool for t in r.targets}
             candidates = [m for m in seen.values() if norm(m.name) == stem and not m.is_constructor]

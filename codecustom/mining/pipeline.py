@@ -50,9 +50,12 @@ class FileResult:
     is_test_file: bool
     reason: str | None = None
     facts: FileFacts | None = None
-    text: str | None = None  # kept for the completion corpus
+    text: bytes | None = None  # the FileRecord line (split last), when kept for the completion corpus
     signature: object = None  # MinHash (numpy) or None
     content_hash: int = 0
+    method_lines: list[bytes] = field(default_factory=list)  # serialized MethodRecords (split last)
+    method_hashes: list[int] = field(default_factory=list)  # exact-dedupe keys of the bodies
+    method_ids: list[str] = field(default_factory=list)
 
 
 # -- worker side ---------------------------------------------------------------------------------
@@ -87,8 +90,17 @@ def process(task: Task) -> FileResult:
     except (RecursionError, MemoryError, ValueError) as exc:  # a pathological file must not stop the run
         res.reason = f"parse_failed:{type(exc).__name__}"
         return res
+    # serialize here, in the worker: the main process only appends bytes to the spool
+    for mf in res.facts.methods:
+        rec = _method_record(res.facts, mf)
+        res.method_lines.append(_dump(rec))
+        res.method_hashes.append(dedupe.content_hash(mf.body))
+        res.method_ids.append(rec["id"])
+        mf.body = ""  # not needed by the index; keeps the result small to send back
+        mf.docstring = None
     if not res.facts.root_has_error:
-        res.text = text
+        res.text = _dump({"path": task.path, "language": task.language, "content": text, "sha": task.sha,
+                          "is_test": task.is_test_file, "split": "train"})
         res.content_hash = dedupe.content_hash(text)
         res.signature = dedupe.minhash(text)
     return res
@@ -234,19 +246,17 @@ class Miner:
         ordinals: list[int | None] = []
         offsets: list[int | None] = []
         ids: list[str] = []
-        for mf in facts.methods:
-            rec = _method_record(facts, mf)
-            h = dedupe.content_hash(mf.body)
+        spool = self._method_spool
+        for line, h in zip(res.method_lines, res.method_hashes):
             if h in self._method_hashes:
                 self._dup_methods.add(self._ordinal)
             else:
                 self._method_hashes.add(h)
-            offsets.append(self._method_spool.tell())
-            self._method_spool.write(_dump(rec))
+            offsets.append(spool.tell())
+            spool.write(line)
             ordinals.append(self._ordinal)
-            ids.append(rec["id"])
             self._ordinal += 1
-        self.index.add(facts, ordinals, offsets, ids)
+        self.index.add(facts, ordinals, offsets, res.method_ids)
         if facts.root_has_error:
             self._reject("syntax_error", res.path)
             return
@@ -257,9 +267,7 @@ class Miner:
         if res.signature is not None and self._near.seen(res.signature):
             self._reject("near_duplicate", res.path)
             return
-        rec = {"path": res.path, "language": res.language, "content": res.text, "sha": res.sha,
-               "is_test": res.is_test_file, "split": "train"}
-        self._file_spool.write(_dump(rec))
+        self._file_spool.write(res.text)
         self._file_paths.append(res.path)
         self.counts["files_kept"] += 1
 
@@ -297,16 +305,17 @@ class Miner:
                 builder = contexts[mp_.focal.language]
                 ctx = builder.build(mp_.focal, focal_rec["body"], self.index)
                 split = pair_split[id(mp_)]
-                rec = PairRecord(
-                    test_id=mp_.test.method.id, focal_id=mp_.focal.id, language=mp_.focal.language,
-                    heuristic=mp_.heuristic, confidence=mp_.confidence, test_path=mp_.test.method.path,
-                    focal_path=mp_.focal.path, test=test_rec["body"], focal=focal_rec["body"],
-                    context={lvl: ctx[lvl] for lvl in CONTEXT_LEVELS}, split=split, class_rule=mp_.class_rule,
-                    framework=mp_.test.framework,
-                    test_class=mp_.test.method.cls.qualname if mp_.test.method.cls else None,
-                    focal_class=mp_.focal.cls.qualname if mp_.focal.cls else None,
-                    focal_signature=mp_.focal.signature)
-                out.write(json.dumps(asdict(rec), ensure_ascii=False) + "\n")
+                rec = {  # PairRecord's fields, built directly (asdict deep-copies)
+                    "test_id": mp_.test.method.id, "focal_id": mp_.focal.id, "language": mp_.focal.language,
+                    "heuristic": mp_.heuristic, "confidence": mp_.confidence, "test_path": mp_.test.method.path,
+                    "focal_path": mp_.focal.path, "test": test_rec["body"], "focal": focal_rec["body"],
+                    "context": {lvl: ctx[lvl] for lvl in CONTEXT_LEVELS}, "split": split, "class_rule": mp_.class_rule,
+                    "framework": mp_.test.framework,
+                    "test_class": mp_.test.method.cls.qualname if mp_.test.method.cls else None,
+                    "focal_class": mp_.focal.cls.qualname if mp_.focal.cls else None,
+                    "focal_signature": mp_.focal.signature,
+                }
+                out.write(json.dumps(rec, ensure_ascii=False) + "\n")
                 pair_methods.update((mp_.test.method.ordinal, mp_.focal.ordinal))
                 heur[mp_.heuristic] += 1
                 rules[mp_.class_rule] += 1
@@ -435,15 +444,15 @@ class Miner:
 
 
 def _method_record(facts: FileFacts, mf: MethodFacts) -> dict:
-    rec = MethodRecord(
-        id=f"{facts.path}::{mf.class_name or ''}::{mf.name}@{mf.start_line}", language=facts.language, path=facts.path,
-        class_name=mf.class_name, name=mf.name, signature=mf.signature, params=mf.params, return_type=mf.return_type,
-        modifiers=mf.modifiers, docstring=mf.docstring, body=mf.body, start_line=mf.start_line, end_line=mf.end_line,
-        is_test=mf.is_test, is_constructor=mf.is_constructor, calls=mf.calls, framework=mf.framework,
-        is_fixture=mf.is_fixture)
-    d = asdict(rec)
-    d["split"] = d.pop("split")  # keep `split` last: the final pass rewrites it in place
-    return d
+    """A MethodRecord as a dict in field order, with `split` last (the final pass rewrites it in place)."""
+    return {
+        "id": f"{facts.path}::{mf.class_name or ''}::{mf.name}@{mf.start_line}", "language": facts.language,
+        "path": facts.path, "class_name": mf.class_name, "name": mf.name, "signature": mf.signature,
+        "params": mf.params, "return_type": mf.return_type, "modifiers": mf.modifiers, "docstring": mf.docstring,
+        "body": mf.body, "start_line": mf.start_line, "end_line": mf.end_line, "is_test": mf.is_test,
+        "is_constructor": mf.is_constructor, "calls": mf.calls, "framework": mf.framework,
+        "is_fixture": mf.is_fixture, "split": "train",
+    }
 
 
 def _dump(d: dict) -> bytes:

@@ -42,6 +42,34 @@ def query(grammar_name: str, query_dir: str, query_name: str) -> Query:
     return Query(grammar(grammar_name), text)
 
 
+class QuerySet:
+    """Several `.scm` files compiled into one query, so a file's tree is traversed once.
+
+    ``run(node)`` returns, per query file name, its matches' capture dicts in match order.
+    """
+
+    def __init__(self, grammar_name: str, query_dir: str, names: tuple[str, ...]) -> None:
+        texts = [(QUERY_DIR / query_dir / f"{n}.scm").read_text(encoding="utf-8") for n in names]
+        self.query = Query(grammar(grammar_name), "\n".join(texts))
+        self.owner: list[str] = []
+        for name in names:
+            self.owner.extend([name] * query(grammar_name, query_dir, name).pattern_count)
+        self.names = names
+
+    def run(self, node: Node) -> dict[str, list[dict[str, list[Node]]]]:
+        out: dict[str, list[dict[str, list[Node]]]] = {n: [] for n in self.names}
+        owner = self.owner
+        for idx, caps in QueryCursor(self.query).matches(node):
+            out[owner[idx]].append(caps)
+        return out
+
+
+@functools.cache
+def query_set(grammar_name: str, query_dir: str, names: tuple[str, ...]) -> QuerySet:
+    """A cached :class:`QuerySet`."""
+    return QuerySet(grammar_name, query_dir, names)
+
+
 def matches(q: Query, node: Node) -> list[tuple[int, dict[str, list[Node]]]]:
     """All matches of a query under ``node``."""
     return QueryCursor(q).matches(node)
