@@ -51,8 +51,8 @@ class Settings:
     """Behaviour knobs a user may change at run time."""
 
     debounce_ms: int = 150  # wait before answering an automatic trigger; none for manual ones
-    max_new_tokens: int = 48  # tokens to decode for one suggestion (multi-line)
-    max_new_tokens_line: int = 24  # tokens to decode for a single-line suggestion
+    max_new_tokens: int = 96  # most tokens decoded for a multi-line suggestion (stops at the block end)
+    max_new_tokens_line: int = 32  # most tokens decoded for a single-line suggestion (stops at newline)
     multiline: str = "auto"  # auto (by context) | always | never
     completion: bool = True  # answer textDocument/completion
     inline_completion: bool = True  # answer textDocument/inlineCompletion

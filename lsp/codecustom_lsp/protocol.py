@@ -1,14 +1,20 @@
-"""A JSON-RPC layer that answers bad input instead of dropping it.
+"""A JSON-RPC layer that answers bad input instead of dropping it, and a framing decoder with
+bounded memory.
 
 pygls structures each message inside ``json.loads``' object hook; when a request's params do not
 match the LSP types it raises there, and the request is never answered (the client waits forever).
 This protocol turns such a request into an ``InvalidParams`` error response carrying the request's
 id and naming the bad field, answers non-object or non-2.0 messages with ``InvalidRequest``, and
 answers unparsable bodies with ``ParseError`` (id null), as JSON-RPC 2.0 asks.
+
+:class:`FrameDecoder` splits the byte stream into bodies: header names are case-insensitive, bare
+``\n`` line ends are accepted, junk header lines are skipped, and a frame larger than the limit is
+skipped in chunks (answered with an error) instead of being buffered, so memory stays bounded.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -19,6 +25,81 @@ from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.json_rpc import RPCNotification, RPCRequest, RPCResponse
 
 log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 64 * 1024 * 1024  # one LSP message; whole files are far smaller
+MAX_HEADER_BYTES = 8192
+
+
+@attrs.define
+class Oversize:
+    """A frame whose body was skipped because it exceeded the limit."""
+
+    length: int
+
+
+class FrameDecoder:
+    """Incremental ``Content-Length`` framing: ``feed(bytes)`` returns complete bodies (or Oversize)."""
+
+    def __init__(self, max_body: int = MAX_BODY_BYTES) -> None:
+        self.max_body = max_body
+        self._buf = bytearray()
+        self._length: int | None = None
+        self._in_body = False
+        self._skip = 0
+        self.junk_lines = 0
+
+    def feed(self, data: bytes) -> list[bytes | Oversize]:
+        out: list[bytes | Oversize] = []
+        self._buf += data
+        while True:
+            if self._skip:
+                n = min(self._skip, len(self._buf))
+                del self._buf[:n]
+                self._skip -= n
+                if self._skip:
+                    break
+                continue
+            if not self._in_body:
+                end = self._buf.find(b"\n")
+                if end < 0:
+                    if len(self._buf) > MAX_HEADER_BYTES:  # a "header" that never ends: drop it
+                        self.junk_lines += 1
+                        self._buf.clear()
+                    break
+                line = bytes(self._buf[:end]).rstrip(b"\r")
+                del self._buf[:end + 1]
+                if not line:
+                    if self._length is not None:
+                        self._in_body = True
+                    continue
+                name, sep, value = line.partition(b":")
+                if sep and name.strip().lower() == b"content-length":
+                    try:
+                        length = int(value.strip())
+                    except ValueError:
+                        length = -1
+                    self._length = length if length >= 0 else None
+                    if self._length is None:
+                        self.junk_lines += 1
+                elif not sep:
+                    self.junk_lines += 1
+                continue
+            length = self._length or 0
+            if length > self.max_body:
+                out.append(Oversize(length))
+                self._skip = length
+                self._reset()
+                continue
+            if len(self._buf) < length:
+                break
+            out.append(bytes(self._buf[:length]))
+            del self._buf[:length]
+            self._reset()
+        return out
+
+    def _reset(self) -> None:
+        self._length = None
+        self._in_body = False
 
 
 @attrs.define
@@ -85,6 +166,24 @@ class RobustProtocol(LanguageServerProtocol):
             self._send_error(message.id, types.ErrorCodes.InvalidRequest, "method must be a string")
             return
         super().handle_message(message)
+
+    def handle_frame(self, frame: bytes | Oversize) -> None:
+        """Parse one body and dispatch it; nothing a client sends can escape as an exception."""
+        if isinstance(frame, Oversize):
+            log.warning("skipped a %d-byte message (limit %d)", frame.length, MAX_BODY_BYTES)
+            self._send_error(None, types.ErrorCodes.InvalidRequest,
+                             f"message of {frame.length} bytes exceeds the {MAX_BODY_BYTES}-byte limit")
+            return
+        try:
+            message = json.loads(frame, object_hook=self.structure_message)
+        except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError, deep nesting
+            log.warning("unparsable message: %s", exc)
+            self.parse_error(exc)
+            return
+        try:
+            self.handle_message(message)
+        except Exception:  # noqa: BLE001 - log and keep serving
+            log.exception("error while handling a message")
 
     def parse_error(self, error: Exception) -> None:
         """Answer a body that is not JSON at all (id null, per JSON-RPC 2.0)."""

@@ -1,0 +1,105 @@
+"""``codecustom lsp``: run the language server (stdio by default, TCP for debugging)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import logging.handlers
+import os
+import sys
+from pathlib import Path
+
+from codecustom import paths
+from codecustom.console import Console
+from codecustom.errors import UsageError
+
+HELP = "serve completions and test generation to editors (Language Server Protocol)"
+
+
+def default_log_file() -> Path:
+    """Where the server logs unless --log-file says otherwise."""
+    return paths.home() / "logs" / "lsp.log"
+
+
+DESCRIPTION = f"""\
+Run the codecustom language server. Editors start it as `codecustom lsp` and talk LSP over
+stdin/stdout; --tcp HOST:PORT listens on a socket instead (handy for debugging).
+
+It serves the workspace's customized model: the artifact named in initializationOptions or
+.codecustom.toml ([model] base / artifact), else the newest artifact of this project in the store,
+else the base model. Features: textDocument/inlineCompletion (LSP 3.18 ghost text),
+textDocument/completion, a "Generate tests" code action and the workspace/executeCommand
+codecustom.generateTests, and the codecustom/status notification.
+
+Logs go to {default_log_file()} (under $CODECUSTOM_HOME; change with --log-file).
+Editor setup: docs/editors.md.
+"""
+
+
+def _host_port(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT like 127.0.0.1:2087, got {text!r}")
+    return host.strip("[]"), int(port)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--stdio", action="store_true", help="talk LSP over stdin/stdout (the default)")
+    parser.add_argument("--tcp", metavar="HOST:PORT", type=_host_port,
+                        help="listen on a TCP socket instead of stdio (for debugging)")
+    parser.add_argument("--log-file", metavar="PATH", type=Path,
+                        help=f"log file (default: {default_log_file()})")
+    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"],
+                        help="log verbosity (default: info)")
+    parser.add_argument("--no-warmup", action="store_true",
+                        help="skip the warm-up decode after loading the model")
+
+
+def _setup_logging(path: Path, level: str) -> Path:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.handlers.RotatingFileHandler(path, maxBytes=5_000_000, backupCount=2, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write the log file {path}: {exc.strerror}",
+                         hint="pass --log-file with a writable path") from exc
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    for old in list(root.handlers):  # stderr/stdout handlers would reach the editor's pipe
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(getattr(logging, level.upper()))
+    # pygls logs every message body at INFO; keep that for --log-level debug only
+    logging.getLogger("pygls").setLevel(logging.DEBUG if level == "debug" else logging.WARNING)
+    return path
+
+
+def _protect_stdout() -> object:
+    """Keep the protocol channel clean: stray prints from libraries go to stderr, not stdout."""
+    protocol_out = os.fdopen(os.dup(sys.stdout.fileno()), "wb", buffering=0)
+    sys.stdout.flush()
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    sys.stdout = sys.stderr
+    return protocol_out
+
+
+def run(args: argparse.Namespace, console: Console) -> int:
+    if args.tcp and args.stdio:
+        raise UsageError("--tcp and --stdio are mutually exclusive", hint="pick one transport")
+    log_file = _setup_logging((args.log_file or default_log_file()).expanduser(), args.log_level)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+    from codecustom_lsp.server import create_server
+
+    server = create_server(warmup=not args.no_warmup)
+    log = logging.getLogger("codecustom.lsp")
+    if args.tcp:
+        host, port = args.tcp
+        log.info("listening on %s:%d", host, port)
+        print(f"codecustom lsp: listening on {host}:{port} (log: {log_file})", file=sys.stderr, flush=True)
+        server.start_tcp(host, port)
+    else:
+        log.info("serving on stdio (pid %d)", os.getpid())
+        protocol_out = _protect_stdout()
+        server.start_io(sys.stdin.buffer, protocol_out)  # type: ignore[arg-type]
+    log.info("server stopped")
+    return 0
