@@ -47,3 +47,45 @@ def repo_with_dataset(tmp: Path, *, java: bool = False) -> tuple[Path, Path, str
     repo, sha = make_repo(tmp / "textkit", files)
     dataset = write_dataset(tmp / "dataset", repo=str(repo), revision=sha)
     return repo, dataset, sha
+
+
+# Plugin versions pinned to ones an offline ~/.m2 is likely to hold (Maven's defaults are ancient).
+_PLUGINS = """
+  <build><pluginManagement><plugins>
+    <plugin><groupId>org.apache.maven.plugins</groupId><artifactId>maven-resources-plugin</artifactId><version>3.3.1</version></plugin>
+    <plugin><groupId>org.apache.maven.plugins</groupId><artifactId>maven-compiler-plugin</artifactId><version>3.13.0</version></plugin>
+  </plugins></pluginManagement></build>"""
+
+
+def pom(dependency: str) -> str:
+    """A minimal pom for the fixture's Java code with one test dependency (JUnit 4 or Jupiter)."""
+    group, artifact, version = dependency.split(":")
+    return f"""<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>org.example</groupId><artifactId>textkit</artifactId><version>1.0</version>
+  <properties>
+    <maven.compiler.release>17</maven.compiler.release>
+    <project.build.sourceEncoding>UTF-8</project.build.sourceEncoding>
+  </properties>{_PLUGINS}
+  <dependencies>
+    <dependency><groupId>{group}</groupId><artifactId>{artifact}</artifactId><version>{version}</version>
+      <scope>test</scope></dependency>
+  </dependencies>
+</project>
+"""
+
+
+JUPITER_TEST = """\
+package org.example;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import org.junit.jupiter.api.Test;
+
+class WordsJupiterTest {
+    @Test
+    void countsWords() {
+        assertEquals(2, Words.countWords("a b"));
+    }
+}
+"""
