@@ -393,8 +393,12 @@ class JavaExtractor:
             field = syntax.text(node.child_by_field_name("field"), src)
             if obj is not None and obj.type == "this" and field in scope:
                 return scope[field]
-            if obj is not None and obj.type in ("identifier", "scoped_identifier") and field[:1].isupper():
-                return ("static", field)  # a.b.Foo.bar() style qualified class
+            if obj is not None and field.isupper() and obj.type in ("identifier", "field_access", "scoped_identifier"):
+                owner = syntax.text(obj, src).rsplit(".", 1)[-1]
+                if owner[:1].isupper():
+                    return ("type", owner)  # Mode.RAD / Calculator.Mode.RAD: an enum constant (or constant) of Mode
+            if obj is not None and obj.type in ("identifier", "scoped_identifier", "field_access") and field[:1].isupper():
+                return ("static", field)  # a.b.Foo.bar() / Outer.Inner.bar() style qualified class
             return ("unknown", field)
         if t == "scoped_identifier":
             return ("static", syntax.text(node, src).rsplit(".", 1)[-1])

@@ -22,6 +22,9 @@ SCOPE_NODES = {"function_definition", "class_definition"}
 # with-blocks whose body is "the assertion": pytest.raises(...), self.assertRaises(...), ...
 RAISES_CONTEXTS = {"raises", "warns", "deprecated_call", "assertRaises", "assertRaisesRegex", "assertWarns",
                    "assertWarnsRegex", "assertLogs", "assertNoLogs"}
+BUILTIN_DUNDERS = {"str": "__str__", "repr": "__repr__", "len": "__len__", "iter": "__iter__", "hash": "__hash__",
+                   "bool": "__bool__", "abs": "__abs__", "format": "__format__", "bytes": "__bytes__",
+                   "reversed": "__reversed__", "next": "__next__"}
 CALLABLE_ASSERTS = {"assertRaises", "assertRaisesRegex", "assertWarns", "assertWarnsRegex", "raises", "warns"}
 
 
@@ -350,6 +353,10 @@ class PythonExtractor:
             receiver = self._type_of(fn.child_by_field_name("object"), src, scope, index_of, imported)
         yield CallSite(name=name, receiver=receiver, nargs=nargs, end=node.end_byte,
                        is_new=fn.type == "identifier" and name[:1].isupper())
+        # str(x), len(x), ... call x.__str__(), x.__len__(), ...
+        if fn.type == "identifier" and name in BUILTIN_DUNDERS and nargs == 1 and argn[0].type != "keyword_argument":
+            yield CallSite(name=BUILTIN_DUNDERS[name], receiver=self._type_of(argn[0], src, scope, index_of, imported),
+                           nargs=0, end=node.end_byte - 1)
         # self.assertRaises(E, func, *args) / pytest.raises(E, func, *args): func is called with the rest.
         if name in CALLABLE_ASSERTS and len(argn) >= 2 and argn[1].type in ("identifier", "attribute"):
             target = argn[1]

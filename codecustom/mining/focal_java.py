@@ -209,6 +209,18 @@ class JavaFocalRules:
                         return found
         return []
 
+    def is_supertype(self, sup: ClassRef, cls: ClassRef, depth: int = 0) -> bool:
+        """Whether ``sup`` is a (transitive) superclass or interface of ``cls`` within the repo."""
+        if depth > 5:
+            return False
+        for base in cls.bases:
+            if base == sup.name:
+                return True
+            for b in self.index.focal_classes(base):
+                if b is not cls and self.is_supertype(sup, b, depth + 1):
+                    return True
+        return False
+
     def resolve(self, test: TestRef, scope: FocalScope) -> list[Resolved]:
         out: list[Resolved] = []
         mod = self.index.modules.get(test.method.path)
@@ -216,6 +228,12 @@ class JavaFocalRules:
         for i, site in enumerate(test.call_sites):
             cls, strong = self._receiver_class(site, test, scope, out, mod, helpers)
             targets: list[MethodRef] = []
+            if cls is not None and not site.is_new and scope.classes and cls is not scope.classes[0] \
+                    and self.is_supertype(cls, scope.classes[0]):
+                # declared as an interface/superclass of the focal class: the call dispatches to the focal class
+                focal_targets = choose_overload(self.members(scope.classes[0], site.name), site)
+                if focal_targets:
+                    cls = scope.classes[0]
             if cls is not None:
                 if site.is_new:
                     targets = choose_overload(cls.constructors(), site)

@@ -246,7 +246,7 @@ class PythonFocalRules:
                 elif isinstance(t, list):
                     targets = choose_overload(t, site)
                     cls = value.cls if isinstance(value, Instance) else (value if isinstance(value, ClassRef) else None)
-            elif site.receiver[0] == "unknown" or (site.receiver[0] == "selfattr" and not strong):
+            elif not strong:  # receiver of unknown type: match by name in the focal scope only (weak)
                 strong = False
                 for m in scope.modules:
                     if m.functions.get(site.name):
@@ -309,9 +309,9 @@ class PythonFocalRules:
             return recv[1], True
         if kind == "call":
             prev = done[recv[1]] if recv[1] < len(done) else None
-            if prev is None:
-                return None, False
-            return getattr(prev, "value", None), prev.strong
+            if prev is None or prev.value is None:
+                return None, False  # we do not know what that call returns
+            return prev.value, prev.strong
         if kind == "selfattr":
             desc = self._attr_type(test.method.cls, recv[1])
             if desc is None:
