@@ -119,7 +119,7 @@ class TestGenEngine:
         self.top_p = top_p
         self.seed = seed
         self.max_prompt_tokens = max_prompt_tokens
-        if max_prompt_tokens is None and getattr(backend, "model", None) is not None:
+        if max_prompt_tokens is None and hasattr(getattr(backend, "model", None), "config"):  # in-process
             from codecustom.inference.backends.in_process import model_max_positions
 
             positions = model_max_positions(backend.model, self.tokenizer)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -77,16 +77,17 @@ def train_memorizer(out_dir: Path, samples: Sequence[tuple[str, str]], *, steps:
 
 
 @pytest.fixture(scope="session")
-def memorizer(tmp_path_factory) -> Callable[[str, Sequence[tuple[str, str]]], object]:
-    """``memorizer(name, samples)``: a LoadedModel that completes each prompt with its completion."""
+def memorized_dir(tmp_path_factory) -> Path:
+    """Folder of a model that memorized ``tests.inference.memorized`` (trained once per session)."""
+    from tests.inference import memorized
+    from tests.support.tiny import tiny_tokenizer
+
+    return train_memorizer(tmp_path_factory.mktemp("memorized"), memorized.samples(tiny_tokenizer()))
+
+
+@pytest.fixture(scope="session")
+def memorized_model(memorized_dir):
+    """The memorizing model, loaded (CPU)."""
     from codecustom.modeling.loading import load_base
 
-    cache: dict[str, object] = {}
-
-    def get(name: str, samples: Sequence[tuple[str, str]]):
-        if name not in cache:
-            folder = train_memorizer(tmp_path_factory.mktemp(f"mem-{name}"), samples)
-            cache[name] = load_base(str(folder), device="cpu")
-        return cache[name]
-
-    return get
+    return load_base(str(memorized_dir), device="cpu")

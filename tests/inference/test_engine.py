@@ -6,31 +6,14 @@ import threading
 
 import pytest
 
-from codecustom.data.fim import FimFormat
-from codecustom.data.tests_task import build_test_prompt
 from codecustom.inference import CompletionEngine, InProcessBackend, TestGenEngine
 from codecustom.inference.params import GenerationParams
-
-AREA_SUFFIX = "\n\n\ndef perimeter(width, height):\n    return 2 * (width + height)\n"
-FOCAL = "class Shapes:\n    def area(self, width, height):\n        return width * height"
-CASES = {
-    # (prefix, suffix) -> what the model learned to write there
-    "single": ("def area(width, height):\n    return ", AREA_SUFFIX, "width * height\n\ndef unused():\n    pass"),
-    "block": ("def area(width, height):", "\n", "\n    return width * height\n\n\ndef volume(w, h, d):\n    return w * h * d"),
-    "repeat": ("def scale(x, k):", "\n    return y\n", "\n    y = x * k\n    return y\n"),
-    "java": ("class Box {\n  int size() {", "\n  }\n}\n", "\n    return this.n;\n  }\n\n  int other() {\n    return 0;\n  }"),
-}
-TEST = "def test_area():\n    assert Shapes().area(2, 3) == 6\n\n\ndef test_more():\n    assert True"
+from tests.inference.memorized import CASES, EXPECTED, EXPECTED_TEST, FOCAL
 
 
 @pytest.fixture(scope="module")
-def model(memorizer):
-    from tests.support.tiny import tiny_tokenizer
-
-    fim = FimFormat.for_tokenizer(tiny_tokenizer(), add_missing=False)
-    samples = [(fim.prompt(pre, suf), mid) for pre, suf, mid in CASES.values()]
-    samples.append((build_test_prompt(FOCAL, "python"), TEST))
-    return memorizer("engine", samples)
+def model(memorized_model):
+    return memorized_model
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +24,7 @@ def engine(model):
 def test_single_line_completion(engine):
     pre, suf, _ = CASES["single"]
     c = engine.complete(pre, suf, language="python")
-    assert (c.text, c.multiline, c.stop_reason) == ("width * height", False, "done")
+    assert (c.text, c.multiline, c.stop_reason) == (EXPECTED["single"], False, "done")
     assert c.prompt_tokens > 0 and c.latency_s > 0
 
 
@@ -100,7 +83,7 @@ def test_fast_path_gives_the_same_completions(model):
 
 def test_test_generation_returns_the_first_complete_test(model):
     tests = TestGenEngine(InProcessBackend(model)).generate(FOCAL, language="python")
-    assert tests == ["def test_area():\n    assert Shapes().area(2, 3) == 6"]
+    assert tests == [EXPECTED_TEST]
 
 
 def test_test_generation_samples_and_batches(model):
