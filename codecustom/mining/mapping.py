@@ -39,9 +39,10 @@ CONFIDENCE = {
     "untyped_call": 0.55,
 }
 _CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
-ACCESSOR = re.compile(r"^(get|is|has|to|as|size|length|count|contains|equals|hash|__(len|eq|repr|str|hash|contains|iter|getitem)__$)",
-                      re.IGNORECASE)
-ARRANGE = re.compile(r"^(set|with|add|put|push|register|append|insert|builder|of|create|new|init|from)", re.IGNORECASE)
+# Name shapes of calls that read state (accessors) and that set a scene up (arrangement), for `last_call`.
+ACCESSOR = re.compile(r"^((get|is|has|to|as)([A-Z_]|$)|(size|length|count|contains|equals|hashCode)$|"
+                      r"__(len|eq|repr|str|hash|contains|iter|getitem|bool)__$)")
+ARRANGE = re.compile(r"^((set|with|add|put|push|register|append|insert|builder|of|create|new|init|from)([A-Z_]|$))")
 CTOR_WORDS = {"constructor", "ctor", "init", "instantiation", "construction", "new", "creation"}
 CONJUNCTIONS = {"and", "then", "or", "vs", "plus"}
 
@@ -146,7 +147,7 @@ def norm(name: str) -> str:
     return name.replace("_", "").lower()
 
 
-def test_stem(name: str) -> list[str]:
+def name_stem(name: str) -> list[str]:
     """The words of a test's name without its test affix (`test`, `should`, `it`, ...)."""
     ws = words(name)
     while ws and ws[0] in ("test", "tests", "should", "it", "check", "verify", "when"):
@@ -211,7 +212,7 @@ class Mapper:
         # 1. name
         names = [test.method.name] + scope.name_hints
         for k, nm in enumerate(names):
-            stem = test_stem(nm) if k == 0 else words(strip_test_class(nm))
+            stem = name_stem(nm) if k == 0 else words(strip_test_class(nm))
             if not stem:
                 continue
             hit = self._by_name("".join(stem), scope, pool, test, is_class_name=k > 0)
@@ -220,7 +221,7 @@ class Mapper:
                 return done(hit, "name", None if called else "name_uncalled")
             if hit == "ambiguous_overload":
                 return hit
-        stem = test_stem(test.method.name)
+        stem = name_stem(test.method.name)
         # a constructor test: `testConstructorWithPrecision`, `test_init_rejects_negative`
         if stem and stem[0] in CTOR_WORDS and scope.classes and scope.classes[0].constructors():
             hit = self._pick_ctor(scope.classes[0].constructors(), pool)

@@ -1,0 +1,88 @@
+"""Test→focal rules beyond the gold fixtures: methods2test's rules done right, and where we go further."""
+
+from __future__ import annotations
+
+from codecustom.mining import mine_tree
+from codecustom.mining.mapping import strip_test_class, name_stem
+from codecustom.mining.records import PairRecord, read_jsonl
+
+
+def pairs_of(tmp_path, files: dict[str, str], languages=None) -> dict[str, PairRecord]:
+    out = mine_tree(((p, t.encode()) for p, t in files.items()), out=tmp_path / "ds", languages=languages)
+    return {p.test_id.split("::")[-1].split("@")[0]: p for p in read_jsonl(out / "pairs.jsonl", PairRecord)}
+
+
+def test_names():
+    assert strip_test_class("ContestTest") == "Contest"  # only a leading/trailing Test goes
+    assert strip_test_class("TestLatest") == "Latest"
+    assert strip_test_class("Testament") == "Testament"
+    assert strip_test_class("FooTests") == "Foo" and strip_test_class("FooIT") == "Foo"
+    assert name_stem("testAddAll") == ["add", "all"] and name_stem("test_parse_line") == ["parse", "line"]
+    assert name_stem("shouldRejectNull") == ["reject", "null"]
+
+
+def test_path_rule_keeps_test_inside_other_names(tmp_path):
+    # methods2test lower-cases the path and deletes every "test": com/latest/contest/... never matches
+    pairs = pairs_of(tmp_path, {
+        "src/main/java/com/latest/contest/Contest.java":
+            "package com.latest.contest;\npublic class Contest { public int enter(int n) { return n; } }\n",
+        "src/main/java/com/latest/other/Contest.java":
+            "package com.latest.other;\npublic class Contest { public int enter(int n) { return -n; } }\n",
+        "src/test/java/com/latest/contest/ContestTest.java":
+            "package com.latest.contest;\nimport org.junit.Test;\npublic class ContestTest {\n"
+            "  @Test public void testEnter() { new Contest().enter(1); }\n}\n",
+    })
+    p = pairs["testEnter"]
+    assert p.focal_path == "src/main/java/com/latest/contest/Contest.java" and p.class_rule == "path"
+
+
+def test_overloads_and_helper_calls_on_other_objects(tmp_path):
+    pairs = pairs_of(tmp_path, {
+        "src/main/java/a/Box.java": "package a;\npublic class Box {\n"
+            "  public String put(String s) { return s; }\n"
+            "  public String put(String s, int times) { return s.repeat(times); }\n"
+            "  public String label() { return \"box\"; }\n"
+            "  @Override public String toString() { return label(); }\n}\n",
+        "src/test/java/a/BoxTest.java": "package a;\nimport org.junit.jupiter.api.Test;\n"
+            "import static org.junit.jupiter.api.Assertions.*;\nclass BoxTest {\n"
+            "  @Test void storesTwice() { Box b = new Box(); String r = b.put(\"x\", 2); assertEquals(\"xx\", r.toString()); }\n"
+            "  @Test void helpers() { StringBuilder sb = new StringBuilder(); sb.toString(); assertEquals(\"a\", \"a\".trim()); }\n"
+            "  @Test void testToString() { assertEquals(\"box\", new Box().toString()); }\n}\n",
+    })
+    # the second overload (by argument count), not the first; r.toString() is a String's, not Box's
+    assert pairs["storesTwice"].focal_signature == "public String put(String s, int times)"
+    assert pairs["storesTwice"].heuristic == "unique_call"
+    assert "helpers" not in pairs  # only JDK calls
+    assert pairs["testToString"].focal_signature == "@Override public String toString()".replace("@Override ", "")
+
+
+def test_python_reexports_and_star_imports(tmp_path):
+    pairs = pairs_of(tmp_path, {
+        "src/shop/__init__.py": "from .core import Cart\n",
+        "src/shop/core.py": "class Cart:\n    def __init__(self):\n        self.items = []\n\n"
+                            "    def add(self, item):\n        self.items.append(item)\n\n"
+                            "    def total(self):\n        return len(self.items)\n",
+        "src/shop/helpers.py": "def money(x):\n    return round(x, 2)\n",
+        "tests/test_checkout.py": "from shop import Cart\nfrom shop.helpers import *\n\n\n"
+                                  "def test_cart_counts():\n    c = Cart()\n    c.add(1)\n    assert c.total() == 1\n\n\n"
+                                  "def test_rounding():\n    assert money(1.234) == 1.23\n",
+    }, languages=["python"])
+    assert pairs["test_cart_counts"].focal_id.startswith("src/shop/core.py::Cart::total")
+    assert pairs["test_cart_counts"].heuristic == "last_call"  # add arranges, total is read before the assert
+    assert pairs["test_rounding"].focal_id.startswith("src/shop/helpers.py::::money")
+
+
+def test_unittest_setup_typing_and_fixture_not_focal(tmp_path):
+    pairs = pairs_of(tmp_path, {
+        "lib/queue.py": "class Queue:\n    def push(self, x):\n        pass\n\n    def pop(self):\n        return 1\n",
+        "lib/conftest.py": "",
+        "tests/conftest.py": "import pytest\nfrom lib.queue import Queue\n\n\n@pytest.fixture\ndef q():\n    return Queue()\n",
+        "tests/test_queue.py": "import unittest\nfrom lib.queue import Queue\n\n\nclass QueueTest(unittest.TestCase):\n"
+                               "    def setUp(self):\n        self.q = Queue()\n\n"
+                               "    def test_pop(self):\n        self.q.push(1)\n        self.assertEqual(self.q.pop(), 1)\n\n\n"
+                               "def test_uses_fixture(q):\n    q.push(2)\n",
+    }, languages=["python"])
+    assert pairs["test_pop"].focal_id.startswith("lib/queue.py::Queue::pop")
+    assert pairs["test_pop"].framework == "unittest"
+    assert pairs["test_uses_fixture"].focal_id.startswith("lib/queue.py::Queue::push")  # typed through the fixture
+    assert not any("conftest" in p.focal_path for p in pairs.values())
