@@ -69,10 +69,15 @@ def test_without_a_reference_module_a_new_test_file_imports_the_focal_function(p
     assert placed.test_file == "tests/test_numbers.py"  # the existing module for textkit/numbers.py
     assert "from textkit.numbers import clamp" in placed.source or "clamp" in placed.source.split("class")[0]
     assert placed.source.startswith((ws.pristine / "tests/test_numbers.py").read_text())  # appended, not rewritten
-    fresh = place(ws.pristine, TestTarget("python", "textkit/ranges.py", "merge", "Range", 17, 20),
-                  "def test_merge_disjoint(self):\n    with self.assertRaises(ValueError):\n"
-                  "        Range(0, 1).merge(Range(5, 6))\n")
-    assert "class TestGeneratedRange(unittest.TestCase)" in fresh.source and "import unittest" in fresh.source
+    method = ("def test_merge_disjoint(self):\n    with self.assertRaises(ValueError):\n"
+              "        Range(0, 1).merge(Range(5, 6))\n")
+    into_class = place(ws.pristine, TestTarget("python", "textkit/ranges.py", "merge", "Range", 17, 20), method)
+    assert into_class.nodeid == "tests/test_ranges.py::TestRange::test_merge_disjoint"  # the module's test class
+    fresh = place(ws.pristine, TestTarget("python", "textkit/clock.py", "to_minutes", None, 1, 5),
+                  "def test_to_minutes(self):\n    self.assertEqual(to_minutes('0:05'), 5)\n")
+    assert fresh.test_file == "tests/test_clock.py"
+    assert "class TestGeneratedToMinutes(unittest.TestCase)" in fresh.source and "import unittest" in fresh.source
+    assert "from textkit.clock import to_minutes" in fresh.source
 
 
 @pytest.mark.parametrize("code", ["def test_x(:\n    pass\n", "x = 1\n", "print('no test')\n"])

@@ -157,6 +157,20 @@ def _add_imports(source: str, imports: list[str]) -> str:
     return "".join(lines[:after]) + block + "".join(lines[after:])
 
 
+def _test_class_for(tree: ast.Module, focal_name: str) -> ast.ClassDef | None:
+    """The module-level test class that tests ``focal_name`` (TestFoo / FooTest / FooTests), or the only one."""
+    classes = [n for n in tree.body if isinstance(n, ast.ClassDef) and "test" in n.name.lower()]
+    wanted = {f"test{focal_name}".lower(), f"{focal_name}test".lower(), f"{focal_name}tests".lower()}
+    named = [c for c in classes if c.name.lower() in wanted]
+    if named:
+        return named[0]
+    return classes[0] if len(classes) == 1 else None
+
+
+def _class_path(tree: ast.Module, cls: ast.ClassDef) -> str:
+    return cls.name  # module-level classes only (see _test_class_for)
+
+
 def _unique(name: str, taken: set[str]) -> str:
     if name not in taken:
         return name
@@ -215,8 +229,30 @@ def place(root: Path, target: TestTarget, code: str) -> Placement:
             class_name = _unique(gen.class_name or "TestGenerated", taken)
             body = re.sub(rf"(\bclass\s+){re.escape(gen.class_name or '')}\b", rf"\g<1>{class_name}", body, count=1)
             name, class_path = gen.name, class_name
+        elif gen.takes_self and (home := _test_class_for(ex_tree, focal_name)) is not None:
+            # a method: append it to the module's test class for the focal class (as a person would)
+            taken_in = {n.name for n in home.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+            name = _unique(gen.name, taken_in)
+            body = _rename_def(body, gen.name, name) if name != gen.name else body
+            indent = " " * (home.body[0].col_offset if home.body else home.col_offset + 4)
+            lines = existing.splitlines(keepends=True)
+            end = home.end_lineno
+            if lines and end <= len(lines) and not lines[end - 1].endswith("\n"):
+                lines[end - 1] += "\n"
+            block = "\n" + textwrap.indent(body.rstrip("\n") + "\n", indent)
+            new_source = "".join(lines[:end]) + block + "".join(lines[end:])
+            class_path = _class_path(ex_tree, home)
+            gen.imports.extend(imports_needed)
+            bound = _bound_names(ast.parse(new_source))
+            imports = list(gen.imports)
+            if focal_name not in bound and "*" not in bound:
+                imports.append(focal_import)
+            new_source = _add_imports(new_source, imports)
+            nodeid = "::".join([test_file] + class_path.split(".") + [name])
+            return Placement(test_file, new_source, nodeid, name)
         elif gen.takes_self:  # a method without its class: give it one
-            class_name = _unique(f"TestGenerated{focal_name[:1].upper()}{focal_name[1:]}", taken)
+            camel = "".join(part[:1].upper() + part[1:] for part in focal_name.split("_"))
+            class_name = _unique(f"TestGenerated{camel}", taken)
             base = "(unittest.TestCase)" if gen.unittest_style else ""
             if gen.unittest_style:
                 imports_needed.append("import unittest")
