@@ -66,8 +66,9 @@ def run(args: argparse.Namespace, console) -> int:
     from pathlib import Path
 
     from codecustom import paths
-    from codecustom.data.tests_task import DEFAULT_CONTEXT_LEVEL, pick_context
+    from codecustom.data.tests_task import pick_context
     from codecustom.errors import UsageError
+    from codecustom.evaluation.evaluate import artifact_context_level
     from codecustom.evaluation.execution import Workspace, get_ladder
     from codecustom.evaluation.gentests import (find_focal, parse_spec, repo_root, select_tests, unified_diff,
                                                 write_tests)
@@ -99,8 +100,7 @@ def run(args: argparse.Namespace, console) -> int:
     loaded, model_name = _load(args, project, console)
     from codecustom.inference import InProcessBackend, TestGenEngine
 
-    manifest = (loaded.extra or {}).get("manifest") or {}
-    level = args.context_level or (manifest.get("hyperparameters") or {}).get("context_level") or DEFAULT_CONTEXT_LEVEL
+    level = args.context_level or artifact_context_level((loaded.extra or {}).get("manifest") or {})
     engine = TestGenEngine(InProcessBackend(loaded), max_new_tokens=args.max_new_tokens, seed=args.seed)
     temperature = args.temperature if args.samples > 1 else 0.0
     console.info(f"generating {args.samples} test(s) for {focal.title} ({rel}) with {model_name}")

@@ -109,9 +109,14 @@ def _context_level(loaded: Any, config: EvalConfig) -> str:
         return config.context_level
     if loaded is None:
         return DEFAULT_CONTEXT_LEVEL
-    manifest = (getattr(loaded, "extra", {}) or {}).get("manifest") or {}
-    hyper = manifest.get("hyperparameters") or manifest.get("hyper_parameters") or {}
-    return hyper.get("context_level") or DEFAULT_CONTEXT_LEVEL
+    return artifact_context_level((getattr(loaded, "extra", {}) or {}).get("manifest") or {})
+
+
+def artifact_context_level(manifest: dict[str, Any]) -> str:
+    """The focal-context level an artifact was trained with (the data stage's default otherwise)."""
+    from codecustom.data.tests_task import DEFAULT_CONTEXT_LEVEL
+
+    return (manifest.get("task_config") or {}).get("context_level") or DEFAULT_CONTEXT_LEVEL
 
 
 def load_predictions(path: str | Path) -> dict[str, list[str]]:

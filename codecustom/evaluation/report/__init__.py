@@ -20,31 +20,25 @@ FIGURES = {"quality_cost": "Quality vs cost", "loss_curves": "Held-out loss duri
 
 
 def cost_from_manifest(manifest: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], list[tuple[float, float]]]:
-    """(cost, held-out metrics, loss curve) from an artifact manifest, tolerant of missing fields."""
+    """(cost, held-out metrics, held-out loss curve) from an artifact manifest (see codecustom.training)."""
     cost_in = dict(manifest.get("cost") or {})
     metrics = dict(manifest.get("metrics") or {})
-    pct = cost_in.get("trainable_pct", cost_in.get("trainable_percent"))
+    pct = cost_in.get("trainable_percent", cost_in.get("trainable_pct"))
     if pct is None and cost_in.get("trainable_params") and cost_in.get("total_params"):
         pct = 100.0 * cost_in["trainable_params"] / cost_in["total_params"]
     cost = {
         "trainable_params": cost_in.get("trainable_params"),
         "trainable_pct": pct,
-        "flops": cost_in.get("flops", cost_in.get("train_flops")),
-        "train_seconds": cost_in.get("wall_seconds", cost_in.get("wall_time_s", cost_in.get("train_seconds"))),
-        "tokens_per_s": cost_in.get("tokens_per_s", cost_in.get("tokens_per_second")),
-        "peak_memory_bytes": cost_in.get("peak_memory_bytes", cost_in.get("peak_memory")),
+        "flops": cost_in.get("train_flops", cost_in.get("flops")),
+        "train_seconds": cost_in.get("wall_time_s", cost_in.get("train_time_s")),
+        "tokens_per_s": cost_in.get("tokens_per_s"),
+        "peak_memory_bytes": cost_in.get("peak_memory_bytes"),
         "artifact_bytes": manifest.get("artifact_bytes", cost_in.get("artifact_bytes")),
     }
-    heldout = {"loss": metrics.get("eval_loss", metrics.get("heldout_loss", metrics.get("loss"))),
-               "perplexity": metrics.get("eval_perplexity", metrics.get("perplexity"))}
-    history = metrics.get("eval_history") or manifest.get("eval_history") or metrics.get("history") or []
-    curve = []
-    for point in history:
-        if isinstance(point, dict) and point.get("step") is not None and \
-                point.get("eval_loss", point.get("loss")) is not None:
-            curve.append((float(point["step"]), float(point.get("eval_loss", point.get("loss")))))
-        elif isinstance(point, (list, tuple)) and len(point) == 2:
-            curve.append((float(point[0]), float(point[1])))
+    heldout = {"loss": metrics.get("heldout_loss"), "perplexity": metrics.get("heldout_perplexity"),
+               "split": metrics.get("heldout_split")}
+    curve = [(float(p["step"]), float(p["eval_loss"])) for p in metrics.get("curve") or []
+             if isinstance(p, dict) and p.get("step") is not None and p.get("eval_loss") is not None]
     return {k: v for k, v in cost.items() if v is not None}, {k: v for k, v in heldout.items() if v is not None}, curve
 
 

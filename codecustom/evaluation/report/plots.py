@@ -118,6 +118,6 @@ def metric_bars(rows: Sequence[ReportRow], columns: Sequence[Column] | None = No
     ax.set_ylabel("%")
     ax.set_ylim(0, 100)
     ax.grid(True, axis="y", alpha=0.3)
-    ax.legend(fontsize=8, ncol=min(len(rows), 6))
+    ax.legend(fontsize=8, ncol=min(len(rows), 6), loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False)
     fig.tight_layout()
     return _svg(fig)
