@@ -115,7 +115,7 @@ def save_artifact(model: Any, loaded: LoadedModel, *, strategy: str, task: str, 
     tmp.mkdir()
     try:
         written = get_strategy(strategy).save_delta(model, tmp)
-        base_vocab = int(record.get("base_vocab_size") or len(loaded.tokenizer))
+        base_vocab = int(record.pop("base_vocab_size", None) or len(loaded.tokenizer))
         tokenizer = record.pop("tokenizer", None) or loaded.tokenizer
         extended = len(tokenizer) > base_vocab
         if extended:
@@ -123,6 +123,8 @@ def save_artifact(model: Any, loaded: LoadedModel, *, strategy: str, task: str, 
             save_file(_added_rows(arch.unwrap(model), base_vocab), str(tmp / ADDED_ROWS))
             written += [tmp / ADDED_ROWS] + sorted((tmp / TOKENIZER_DIR).iterdir())
         files = {str(p.relative_to(tmp)): p.stat().st_size for p in written}
+        if isinstance(record.get("cost"), dict):  # what the run costs on disk
+            record["cost"] = {**record["cost"], "artifact_bytes": sum(files.values())}
         manifest = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,

@@ -259,6 +259,7 @@ class PeftStrategy(Strategy):
         target = Path(out_dir) / ADAPTER_DIR
         # Added vocabulary rows are saved by the artifact itself, so peft need not copy the embeddings.
         model.save_pretrained(str(target), save_embedding_layers=False)
+        (target / "README.md").unlink(missing_ok=True)  # peft's generic model card; the manifest says more
         return sorted(p for p in target.rglob("*") if p.is_file())
 
     def load_delta(self, model: Any, art_dir: Path) -> Any:

@@ -14,6 +14,17 @@ def _codegen_is_valid(folder: Path) -> bool:
     return config.get("n_head", 4) % 4 == 0
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny models run faster on one thread (and do not fight other processes for cores)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def arch_model(tiny_model, tmp_path_factory: pytest.TempPathFactory):
     """``arch_model(arch) -> Path``: ``tiny_model(arch)``, with a usable CodeGen while the shared one is not.

@@ -1,0 +1,252 @@
+"""One training run on Hugging Face Trainer: evaluation, early stopping, best checkpoint, resume, cost.
+
+Trainer does the loop; this module chooses its arguments (see :mod:`codecustom.training.config`) and
+adds three callbacks: a progress bar with loss and ETA, a cost meter, and early stopping. On CUDA:
+bf16 autocast, fused AdamW, dataloader workers, padding-free batches (packing) and optional
+torch.compile; on CPU: fp32 and no workers. Token counting happens in ``training_step`` on the
+device, so it never forces a host sync.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from codecustom.console import Console
+from codecustom.data.tasks import TaskData, TorchDataset, get_task
+from codecustom.training.config import Plan, TrainConfig, plan
+from codecustom.training.cost import CostMeter, TokenCounts
+
+log = logging.getLogger(__name__)
+
+
+def make_training_args(**kwargs: Any) -> Any:
+    """``TrainingArguments`` from the keywords this transformers version knows (others are logged, dropped)."""
+    from transformers import TrainingArguments
+
+    known = {f.name for f in dataclasses.fields(TrainingArguments)}
+    unknown = sorted(set(kwargs) - known)
+    if unknown:
+        log.debug("TrainingArguments: this transformers version has no %s; skipped", ", ".join(unknown))
+    return TrainingArguments(**{k: v for k, v in kwargs.items() if k in known})
+
+
+def _trainer_classes() -> tuple[type, type]:
+    from transformers import Trainer, TrainerCallback
+
+    class CodecustomTrainer(Trainer):
+        """Trainer that counts the tokens it trains on (on device, no sync per step)."""
+
+        def __init__(self, *args: Any, token_counts: TokenCounts, is_seq2seq: bool, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.token_counts = token_counts
+            self.is_seq2seq = is_seq2seq
+
+        def training_step(self, model: Any, inputs: dict[str, Any], num_items_in_batch: Any = None) -> Any:
+            self.token_counts.add_batch(inputs, self.is_seq2seq)
+            return super().training_step(model, inputs, num_items_in_batch)
+
+    class RunCallback(TrainerCallback):
+        """Progress bar (loss, eval loss, ETA), eval lines for logs, and the cost meter."""
+
+        def __init__(self, console: Console, label: str, meter: CostMeter) -> None:
+            self.console, self.label, self.meter = console, label, meter
+            self.bar: Any = None
+            self.best: float | None = None
+
+        def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            self.meter.begin()
+            self.bar = self.console.progress(total=state.max_steps, desc=self.label, unit="step")
+            if state.global_step:
+                self.bar.update(state.global_step)
+
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            self.meter.sample()
+            if self.bar is not None:
+                self.bar.update(state.global_step - self.bar.n)
+
+        def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, float] | None = None,
+                   **kwargs: Any) -> None:
+            if self.bar is not None and logs and "loss" in logs:
+                post = {"loss": f"{logs['loss']:.3f}"}
+                if self.best is not None:
+                    post["eval"] = f"{self.best:.3f}"
+                self.bar.set_postfix(post, refresh=False)
+
+        def on_evaluate(self, args: Any, state: Any, control: Any, metrics: dict[str, float] | None = None,
+                        **kwargs: Any) -> None:
+            metrics = metrics or {}
+            self.meter.eval_time_s += float(metrics.get("eval_runtime", 0.0))
+            loss = metrics.get("eval_loss")
+            if loss is None:
+                return
+            improved = self.best is None or loss < self.best
+            self.best = loss if improved else self.best
+            line = (f"{self.label}: step {state.global_step}/{state.max_steps} held-out loss {loss:.4f}"
+                    + (" (best)" if improved else ""))
+            if self.bar is not None and not self.bar.disable:
+                self.bar.set_postfix({"eval": f"{self.best:.3f}"}, refresh=True)
+            else:
+                self.console.info(line)
+
+        def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            self.meter.end()
+            if self.bar is not None:
+                self.bar.close()
+
+    return CodecustomTrainer, RunCallback
+
+
+@dataclass
+class TrainResult:
+    """The trained model (best checkpoint restored) and how the run went."""
+
+    model: Any
+    plan: Plan
+    history: list[dict[str, Any]]
+    best_step: int | None
+    best_eval_loss: float | None
+    stopped_early: bool
+    steps: int
+    meter: CostMeter
+    counts: TokenCounts
+    resumed_from: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def _flattening_is_exact(model: Any, examples: list[dict[str, list[int]]], padded: Any, flat: Any) -> bool:
+    """True when padding-free (position_ids) batches give this model the same loss as padded ones."""
+    import torch
+
+    sample = examples[:2]
+    if len(sample) < 2:
+        return False
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            a = {k: v.to(device) for k, v in padded(sample).items()}
+            b = {k: v.to(device) for k, v in flat(sample).items()}
+            la, lb = model(**a).loss.float(), model(**b).loss.float()
+        return bool(torch.allclose(la, lb, rtol=2e-2, atol=2e-2))
+    except Exception as exc:  # an architecture that cannot take packed position_ids
+        log.debug("padding-free batches rejected: %s", exc)
+        return False
+    finally:
+        model.train(was_training)
+
+
+def run_training(model: Any, *, data: TaskData, tokenizer: Any, is_seq2seq: bool, default_lr: float,
+                 config: TrainConfig, run_dir: Path, resume: bool = False, console: Console | None = None,
+                 label: str = "train") -> TrainResult:
+    """Train ``model`` (already prepared by a strategy) on ``data`` with Trainer; see module docstring."""
+    import torch
+    from transformers import EarlyStoppingCallback, PrinterCallback, ProgressCallback, set_seed
+    from transformers.trainer_utils import get_last_checkpoint
+
+    from codecustom.modeling.loading import pick_device
+
+    console = console or Console(quiet=True)
+    device = pick_device(config.device)
+    cuda = device.startswith("cuda")
+    train, valid = data.splits["train"], data.splits.get("valid") or []
+    run_plan = plan(config, n_train=len(train), device=device, default_lr=default_lr,
+                    bf16_supported=cuda and torch.cuda.is_bf16_supported())
+    notes: list[str] = []
+    model.to(device)
+    task = get_task(data.task)
+    collator = task.collator(tokenizer, is_seq2seq=is_seq2seq, pad_to_multiple_of=8 if cuda else None)
+    want_packing = config.packing if config.packing is not None else cuda
+    if want_packing and data.task == "tests" and not is_seq2seq:
+        from transformers import DataCollatorWithFlattening
+
+        flat = DataCollatorWithFlattening(return_position_ids=True, separator_id=-100)
+        if _flattening_is_exact(model, train, collator, flat):
+            collator = flat
+        else:
+            notes.append("padding-free batches are not exact for this architecture; using padded batches")
+
+    run_dir = Path(run_dir)
+    checkpoint = None
+    if resume:
+        checkpoint = get_last_checkpoint(str(run_dir)) if run_dir.is_dir() else None
+        if checkpoint is None:
+            notes.append(f"nothing to resume in {run_dir}; training from the start")
+    elif run_dir.exists():
+        shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+
+    has_eval = len(valid) > 0
+    if not has_eval:
+        notes.append("no held-out examples: no early stopping, the last step is kept")
+    args = make_training_args(
+        output_dir=str(run_dir),
+        per_device_train_batch_size=run_plan.batch_size,
+        per_device_eval_batch_size=run_plan.batch_size,
+        gradient_accumulation_steps=run_plan.grad_accum,
+        learning_rate=run_plan.learning_rate,
+        weight_decay=config.weight_decay,
+        max_grad_norm=config.max_grad_norm,
+        max_steps=run_plan.max_steps,
+        warmup_steps=config.warmup_ratio,
+        lr_scheduler_type="cosine",
+        eval_strategy="steps" if has_eval else "no",
+        eval_steps=run_plan.eval_steps,
+        save_strategy="steps",
+        save_steps=run_plan.eval_steps,
+        save_total_limit=2,
+        load_best_model_at_end=has_eval,
+        metric_for_best_model="eval_loss",
+        greater_is_better=False,
+        logging_strategy="steps",
+        logging_steps=run_plan.logging_steps,
+        logging_nan_inf_filter=not cuda,  # the NaN check syncs the host with the GPU every step
+        report_to="none",
+        disable_tqdm=True,
+        seed=config.seed,
+        data_seed=config.seed,
+        bf16=run_plan.bf16,
+        tf32=True if cuda else None,
+        optim="adamw_torch_fused" if cuda else "adamw_torch",
+        dataloader_num_workers=run_plan.num_workers,
+        dataloader_pin_memory=cuda,
+        dataloader_persistent_workers=run_plan.num_workers > 0,
+        torch_compile=config.compile,
+        prediction_loss_only=True,
+        remove_unused_columns=False,
+        label_names=["labels"],
+        include_num_input_tokens_seen="no",
+        use_cpu=not cuda,
+        train_sampling_strategy="group_by_length" if cuda and data.task == "tests" else "random",
+        save_only_model=False,
+    )
+    set_seed(config.seed)
+    counts = TokenCounts()
+    meter = CostMeter(device=device)
+    trainer_cls, callback_cls = _trainer_classes()
+    callbacks: list[Any] = [callback_cls(console, label, meter)]
+    if has_eval:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.patience))
+    trainer = trainer_cls(model=model, args=args, train_dataset=TorchDataset(train),
+                          eval_dataset=TorchDataset(valid) if has_eval else None, data_collator=collator,
+                          callbacks=callbacks, token_counts=counts, is_seq2seq=is_seq2seq)
+    trainer.remove_callback(PrinterCallback)
+    trainer.remove_callback(ProgressCallback)
+    trainer.train(resume_from_checkpoint=checkpoint)
+    state = trainer.state
+    history = [dict(h) for h in state.log_history]
+    best_step = None
+    if state.best_model_checkpoint:
+        best_step = int(Path(state.best_model_checkpoint).name.rsplit("-", 1)[-1])
+    stopped = state.global_step < run_plan.max_steps
+    trained = trainer.model
+    if hasattr(trained, "_orig_mod"):  # torch.compile wrapper
+        trained = trained._orig_mod
+    return TrainResult(model=trained, plan=run_plan, history=history, best_step=best_step,
+                       best_eval_loss=state.best_metric, stopped_early=stopped, steps=state.global_step,
+                       meter=meter, counts=counts, resumed_from=checkpoint, notes=notes + data.notes)
