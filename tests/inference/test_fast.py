@@ -121,3 +121,29 @@ def test_cancel_stops_decoding(loaded):
 def test_unsupported_models_say_why(loaded):
     assert "encoder-decoder" in fast_path_problem(loaded("t5").model, "cpu")
     assert "CUDA" in fast_path_problem(loaded("llama").model, "cpu", require_cuda=True)
+
+
+def test_decode_step_is_one_graph_without_host_syncs(loaded):
+    """What CUDA graph capture needs, checked on CPU: dynamo traces the whole step with fullgraph=True
+    (a host sync or a data-dependent branch in the step would break the trace), and the traced step
+    computes the same token as the eager one."""
+    import torch
+
+    lm = loaded("llama")
+    backend = InProcessBackend(lm, fast=False)
+    decoder = FastDecoder(lm.model, pad_id=backend.pad_id, eos_ids=backend.eos_ids)
+    rows = backend._encode(PROMPTS[:2], GenerationParams())
+    width = max(len(r) for r in rows)
+    for params in (GenerationParams(max_new_tokens=8), GenerationParams(max_new_tokens=8, temperature=0.7)):
+        eager = decoder._state(2, 128, 8, params.greedy)
+        with torch.inference_mode():
+            decoder._prefill(eager, rows, width, params)
+            decoder._step(eager)
+            expected = eager.out[:, :2].clone()
+            decoder._prefill(eager, rows, width, params)
+            traced = torch.compile(decoder._step, fullgraph=True, backend="eager", dynamic=False)
+            torch.manual_seed(0)
+            traced(eager)
+            if params.greedy:
+                assert torch.equal(eager.out[:, :2], expected)
+            assert int(eager.step) == 2 and int(eager.slot) == width + 1

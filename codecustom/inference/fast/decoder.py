@@ -84,11 +84,12 @@ class FastDecoder:
     """Greedy or sampled batched decoding with a static KV cache (and CUDA graphs on CUDA).
 
     ``cuda_graphs``: None = on when the model is on CUDA. ``check_every``: how many steps between
-    host-side checks of stop strings/rules and of all rows having finished.
+    host-side checks of stop strings/rules and of all rows having finished. ``compile``: also run the
+    step through ``torch.compile`` (inductor fuses the small kernels; the graph then replays those).
     """
 
     def __init__(self, model: Any, *, pad_id: int, eos_ids: list[int], cuda_graphs: bool | None = None,
-                 check_every: int = 8, max_states: int = 4) -> None:
+                 check_every: int = 8, max_states: int = 4, compile: bool = False) -> None:
         import torch
 
         self.model = model
@@ -107,6 +108,14 @@ class FastDecoder:
         self._config = model.config.get_text_config(decoder=True) if hasattr(model.config, "get_text_config") \
             else model.config
         self.last_stats: dict[str, Any] = {}
+        self._step_fn: Callable[[_State], None] = self._step
+        self.compiled = False  # whether steps run through torch.compile
+        if compile:
+            try:
+                self._step_fn = torch.compile(self._step, fullgraph=True)
+                self.compiled = True
+            except Exception as exc:  # no compiler toolchain, unsupported platform
+                log.warning("torch.compile unavailable (%s: %s); using the eager step", type(exc).__name__, exc)
 
     # -- public -----------------------------------------------------------------------------------
     def generate(self, rows: list[list[int]], params: GenerationParams, *, cancel: threading.Event | None = None,
@@ -247,7 +256,20 @@ class FastDecoder:
             if st.graph is not None:
                 st.graph.replay()
                 return
-        self._step(st)
+        self._safe_step(st)
+
+    def _safe_step(self, st: _State) -> None:
+        """The (compiled) step; a compiled step that fails to build falls back to eager, once, logged."""
+        if not self.compiled:
+            self._step(st)
+            return
+        try:
+            self._step_fn(st)
+        except Exception as exc:  # compilation happens at the first call; state is untouched when it fails
+            log.warning("torch.compile of the decode step failed (%s: %s); using the eager step",
+                        type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "")
+            self._step_fn, self.compiled = self._step, False
+            self._step(st)
 
     def _capture(self, st: _State) -> None:
         """Capture ``_step`` as a CUDA graph, preserving the buffers' current contents."""
@@ -260,12 +282,12 @@ class FastDecoder:
             side = torch.cuda.Stream()
             side.wait_stream(torch.cuda.current_stream())
             with torch.cuda.stream(side):
-                for _ in range(2):  # warm up kernels and lazy allocations outside the capture
-                    self._step(st)
+                for _ in range(3):  # warm up kernels, compilation and lazy allocations outside the capture
+                    self._safe_step(st)
             torch.cuda.current_stream().wait_stream(side)
             graph = torch.cuda.CUDAGraph()
             with torch.cuda.graph(graph):
-                self._step(st)
+                self._step_fn(st)
             st.graph = graph
         except Exception as exc:  # capture can fail on some model code paths: fall back, say so once
             st.graph_failed = True
