@@ -20,6 +20,7 @@ from codecustom.console import Console
 from codecustom.data.tasks import TaskData, TorchDataset, get_task
 from codecustom.training.config import Plan, TrainConfig, plan
 from codecustom.training.cost import CostMeter, TokenCounts
+from codecustom.training.speed import performance_arguments
 
 log = logging.getLogger(__name__)
 
@@ -201,6 +202,12 @@ def run_training(model: Any, *, data: TaskData, tokenizer: Any, is_seq2seq: bool
     has_eval = len(valid) > 0
     if not has_eval:
         notes.append("no held-out examples: no early stopping, the last step is kept")
+    causal_kernel = False
+    previous_attention = getattr(_base_config(model).config, "_attn_implementation", None) or "sdpa"
+    if cuda and data.task == "completion":  # packed blocks without padding: mask-free flash attention
+        from codecustom.training.speed import use_causal_kernel
+
+        causal_kernel = use_causal_kernel(model, len(tokenizer))
     args = make_training_args(
         output_dir=str(run_dir),
         per_device_train_batch_size=run_plan.batch_size,
@@ -222,27 +229,19 @@ def run_training(model: Any, *, data: TaskData, tokenizer: Any, is_seq2seq: bool
         greater_is_better=False,
         logging_strategy="steps",
         logging_steps=run_plan.logging_steps,
-        logging_nan_inf_filter=not cuda,  # the NaN check syncs the host with the GPU every step
         report_to="none",
         disable_tqdm=True,
         seed=config.seed,
         data_seed=config.seed,
-        bf16=run_plan.bf16,
-        tf32=True if cuda else None,
-        optim="adamw_torch_fused" if cuda else "adamw_torch",
-        dataloader_num_workers=run_plan.num_workers,
-        dataloader_pin_memory=cuda,
-        dataloader_persistent_workers=run_plan.num_workers > 0,
-        torch_compile=config.compile,
         prediction_loss_only=True,
         remove_unused_columns=False,
         label_names=["labels"],
-        include_num_input_tokens_seen="no",
-        use_cpu=not cuda,
         # similar lengths together means less padding (the keyword changed across transformers 5.x)
         train_sampling_strategy="group_by_length" if cuda and data.task == "tests" else "random",
         group_by_length=cuda and data.task == "tests",
         save_only_model=False,
+        **performance_arguments(cuda=cuda, bf16=run_plan.bf16, compile=config.compile,
+                                num_workers=run_plan.num_workers),
     )
     set_seed(config.seed)
     counts = TokenCounts()
@@ -256,7 +255,13 @@ def run_training(model: Any, *, data: TaskData, tokenizer: Any, is_seq2seq: bool
                           callbacks=callbacks, token_counts=counts, is_seq2seq=is_seq2seq)
     trainer.remove_callback(PrinterCallback)
     trainer.remove_callback(ProgressCallback)
-    trainer.train(resume_from_checkpoint=checkpoint)
+    try:
+        trainer.train(resume_from_checkpoint=checkpoint)
+    finally:
+        if causal_kernel:
+            from codecustom.training.speed import restore_attention
+
+            restore_attention(model, previous_attention)
     state = trainer.state
     history = [dict(h) for h in state.log_history]
     best_step = None
