@@ -22,6 +22,7 @@ TEST_ANNOTATIONS = {"Test", "ParameterizedTest", "RepeatedTest", "TestFactory", 
 SETUP_ANNOTATIONS = {"Before", "BeforeEach", "BeforeAll", "BeforeClass"}
 _WS = re.compile(r"\s+")
 _GENERIC = re.compile(r"<.*>", re.S)
+_BOXED_NAMES = {"Integer", "Long", "Double", "Float", "Short", "Byte", "Character", "Boolean"}
 LITERAL_TYPES = {
     "string_literal": "String",
     "text_block": "String",
@@ -34,14 +35,16 @@ LITERAL_TYPES = {
 
 
 def one_line(text: str) -> str:
-    return _WS.sub(" ", text).strip()
+    return " ".join(text.split())
 
 
-def simple_type(type_text: str) -> str:
-    """`java.util.List<String>[]` -> `List`; `Outer.Inner` -> `Inner`; `final Foo` -> `Foo`."""
-    t = _GENERIC.sub("", type_text).replace("[]", "").replace("...", "").strip()
+def simple_type(type_text: str, keep_array: bool = False) -> str:
+    """`java.util.List<String>[]` -> `List` (`List[]` with keep_array); `Outer.Inner` -> `Inner`; `final Foo` -> `Foo`."""
+    t = _GENERIC.sub("", type_text).replace("...", "").strip()
+    dims = t.count("[]") if keep_array else 0
+    t = t.replace("[]", "").strip()
     t = t.split()[-1] if t else t
-    return t.rsplit(".", 1)[-1]
+    return t.rsplit(".", 1)[-1] + "[]" * dims
 
 
 def is_assertion(name: str) -> bool:
@@ -215,7 +218,7 @@ class JavaExtractor:
                     pname = syntax.text(p.child_by_field_name("name"), src)
                     ptype = syntax.text(p.child_by_field_name("type"), src)
                     fields.append(f"private final {ptype} {pname};")
-                    field_types[pname] = simple_type(ptype)
+                    field_types[pname] = simple_type(ptype, keep_array=True)
         if node.type == "enum_declaration" and body is not None:
             consts = [syntax.text(c.child_by_field_name("name"), src) for c in body.named_children if c.type == "enum_constant"]
             if consts:
@@ -236,7 +239,7 @@ class JavaExtractor:
     @staticmethod
     def _field(node: Node, src: bytes, cls: ClassFacts) -> None:
         cls.fields.append(one_line(syntax.text(node, src)))
-        ftype = simple_type(syntax.text(node.child_by_field_name("type"), src))
+        ftype = simple_type(syntax.text(node.child_by_field_name("type"), src), keep_array=True)
         for decl in node.children_by_field_name("declarator"):
             cls.field_types[syntax.text(decl.child_by_field_name("name"), src)] = ftype
 
@@ -256,7 +259,7 @@ class JavaExtractor:
         for p in plist.named_children if plist else []:
             if p.type == "formal_parameter":
                 params.append(one_line(syntax.text(p, src)))
-                types.append(simple_type(syntax.text(p.child_by_field_name("type"), src)))
+                types.append(simple_type(syntax.text(p.child_by_field_name("type"), src), keep_array=True))
                 min_arity += 1
             elif p.type == "spread_parameter":
                 params.append(one_line(syntax.text(p, src)))
@@ -326,13 +329,15 @@ class JavaExtractor:
             index_of: dict[int, int] = {}
             first_assert: tuple[int, int] | None = None
             for end, name, cnode, kind in calls:
-                site = self._site(cnode, kind, name, src, scope, index_of)
-                index_of[cnode.id] = len(mf.call_sites)
-                mf.call_sites.append(site)
                 if kind == "call" and is_assertion(name):
                     mf.has_assert = True
                     if first_assert is None or cnode.start_byte < first_assert[0]:
                         first_assert = (cnode.start_byte, cnode.end_byte)
+                    if cnode.child_by_field_name("object") is None:
+                        continue  # assertEquals(...) & co. only mark where "act" ends; they never bind to repo code
+                site = self._site(cnode, kind, name, src, scope, index_of)
+                index_of[cnode.id] = len(mf.call_sites)
+                mf.call_sites.append(site)
             mf.first_assert_end = first_assert[1] if first_assert else None
 
     def _scopes(self, local_matches: list, src: bytes, spans: Spans, detailed: list[int]) -> dict[int, dict]:
@@ -343,12 +348,14 @@ class JavaExtractor:
             i = spans.find(decl.start_byte, decl.end_byte)
             if i not in wanted:
                 continue
-            tname = simple_type(syntax.text(caps["type"][0], src))
+            tname = simple_type(syntax.text(caps["type"][0], src), keep_array=True)
+            if caps["decl"][0].type == "spread_parameter":
+                tname += "[]"
             var = syntax.text(caps["var"][0], src)
             if tname == "var" and "value" in caps:
                 value = caps["value"][0]
                 tname = {"object_creation_expression": lambda v: simple_type(syntax.text(v.child_by_field_name("type"), src)),
-                         "cast_expression": lambda v: simple_type(syntax.text(v.child_by_field_name("type"), src)),
+                         "cast_expression": lambda v: simple_type(syntax.text(v.child_by_field_name("type"), src), True),
                          }.get(value.type, lambda v: "")(value)
                 if not tname:
                     scopes[i][var] = ("unknown", "")
@@ -405,7 +412,7 @@ class JavaExtractor:
         if t == "object_creation_expression":
             return ("type", simple_type(syntax.text(node.child_by_field_name("type"), src)))
         if t == "cast_expression":
-            return ("type", simple_type(syntax.text(node.child_by_field_name("type"), src)))
+            return ("type", simple_type(syntax.text(node.child_by_field_name("type"), src), keep_array=True))
         if t == "method_invocation" and node.id in index_of:
             return ("call", index_of[node.id])
         lit = _literal_type(node, src)
@@ -421,14 +428,25 @@ class JavaExtractor:
         if t == "identifier":
             r = scope.get(syntax.text(node, src))
             return r[1] if r and r[0] == "type" else None
-        if t in ("object_creation_expression", "cast_expression"):
+        if t == "object_creation_expression":
             return simple_type(syntax.text(node.child_by_field_name("type"), src))
+        if t == "cast_expression":
+            return simple_type(syntax.text(node.child_by_field_name("type"), src), keep_array=True)
+        if t == "method_invocation":  # Integer.valueOf(1), Double.valueOf(x): the boxed type
+            obj = node.child_by_field_name("object")
+            owner = syntax.text(obj, src) if obj is not None and obj.type == "identifier" else ""
+            if owner in _BOXED_NAMES and syntax.text(node.child_by_field_name("name"), src) == "valueOf":
+                return owner
+            return None
+        if t == "array_initializer":
+            return None
         if t == "unary_expression" and node.named_child_count:
             return self._expr_type(node.named_children[-1], src, scope)
         if t == "lambda_expression":
             return "lambda"
         if t == "array_creation_expression":
-            return simple_type(syntax.text(node.child_by_field_name("type"), src)) + "[]"
+            dims = syntax.text(node.child_by_field_name("dimensions"), src).count("[") if node.child_by_field_name("dimensions") else 1
+            return simple_type(syntax.text(node.child_by_field_name("type"), src)) + "[]" * max(dims, 1)
         return None
 
 

@@ -29,7 +29,7 @@ CALLABLE_ASSERTS = {"assertRaises", "assertRaisesRegex", "assertWarns", "assertW
 
 
 def one_line(text: str) -> str:
-    return _WS.sub(" ", text).strip()
+    return " ".join(text.split())
 
 
 def is_test_path(path: str) -> bool:

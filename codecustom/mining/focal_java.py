@@ -36,6 +36,18 @@ def type_score(arg: str | None, param: str | None) -> int | None:
     p = param.removesuffix("...")
     if arg == p or _BOXED.get(arg) == p or _UNBOXED.get(arg) == p:
         return 2
+    if param.endswith("...") and arg == p + "[]":
+        return 2  # an array passed to varargs
+    if arg.endswith("[]") or p.endswith("[]"):
+        if p == "Object" or (arg == "null" and p.endswith("[]")):
+            return 1
+        if not (arg.endswith("[]") and p.endswith("[]")):
+            return None  # an array for a non-array parameter or the other way round
+        a_el, p_el = arg[:-2], p[:-2]
+        primitive = a_el in _PRIMITIVE_WIDEN or a_el in ("boolean", "double")
+        if not primitive and (p_el == "Object" or (len(p_el) <= 2 and p_el[:1].isupper())):
+            return 1  # arrays are covariant; T[] takes any reference array
+        return None
     if len(p) <= 2 and p[:1].isupper():  # a type variable (T, E, K2)
         return 1
     if p == "Object":
@@ -60,8 +72,11 @@ def type_score(arg: str | None, param: str | None) -> int | None:
     return 1
 
 
-def choose_overload(methods: list[MethodRef], site: CallSite) -> list[MethodRef]:
-    """Overloads a call can bind to: arity first, then argument types; the best-scoring ones."""
+def choose_overload(methods: list[MethodRef], site: CallSite, repo_types=None) -> list[MethodRef]:
+    """Overloads a call can bind to: arity first, then argument types; the best-scoring ones.
+
+    ``repo_types(arg, param)`` may veto a pair using the repository's own class hierarchy (an argument
+    of type Date can never be passed as the repo's JsonElement)."""
     ok = [m for m in methods if m.accepts(site.nargs)]
     if len(ok) <= 1 or not site.arg_types:
         return ok
@@ -76,6 +91,8 @@ def choose_overload(methods: list[MethodRef], site: CallSite) -> list[MethodRef]
             else:
                 p = None
             s = type_score(a, p)
+            if s == 1 and repo_types is not None and a is not None and p is not None and not repo_types(a, p.removesuffix("...")):
+                s = None
             if s is None:
                 break
             total += s
@@ -197,17 +214,31 @@ class JavaFocalRules:
         return found
 
     def members(self, cls: ClassRef, name: str, depth: int = 0) -> list[MethodRef]:
-        """Methods named ``name`` in a class or, if none, its superclasses/interfaces in the repo."""
-        found = cls.by_name(name)
-        if found or depth >= 4:
+        """Methods named ``name`` a call on ``cls`` can reach: its own, then inherited ones it does not override
+        (a subclass's encode(byte[], int, int, Context) does not hide the superclass's encode(byte[]))."""
+        found = list(cls.by_name(name))
+        if depth >= 4:
             return found
+        seen = {m.param_types for m in found}
         for base in cls.bases:
             for b in self.index.focal_classes(base):
                 if b is not cls:
-                    found = self.members(b, name, depth + 1)
-                    if found:
-                        return found
-        return []
+                    for m in self.members(b, name, depth + 1):
+                        if m.param_types not in seen:
+                            seen.add(m.param_types)
+                            found.append(m)
+        return found
+
+    def assignable(self, arg: str, param: str) -> bool:
+        """False only when the parameter is one of the repo's own types and the argument's type provably is not
+        one of its subtypes (library types cannot extend repo types; repo types declare their supertypes)."""
+        targets = self.index.focal_classes(param)
+        if not targets or arg == param:
+            return True
+        sources = self.index.focal_classes(arg)
+        if not sources:
+            return arg in ("null", "lambda") or not (arg[:1].isupper() or arg in _BOXED or arg == "String")
+        return any(self.is_supertype(t, s) for s in sources for t in targets)
 
     def is_supertype(self, sup: ClassRef, cls: ClassRef, depth: int = 0) -> bool:
         """Whether ``sup`` is a (transitive) superclass or interface of ``cls`` within the repo."""
@@ -231,18 +262,18 @@ class JavaFocalRules:
             if cls is not None and not site.is_new and scope.classes and cls is not scope.classes[0] \
                     and self.is_supertype(cls, scope.classes[0]):
                 # declared as an interface/superclass of the focal class: the call dispatches to the focal class
-                focal_targets = choose_overload(self.members(scope.classes[0], site.name), site)
+                focal_targets = choose_overload(self.members(scope.classes[0], site.name), site, self.assignable)
                 if focal_targets:
                     cls = scope.classes[0]
             if cls is not None:
                 if site.is_new:
-                    targets = choose_overload(cls.constructors(), site)
+                    targets = choose_overload(cls.constructors(), site, self.assignable)
                 else:
-                    targets = choose_overload(self.members(cls, site.name), site)
-            elif site.receiver[0] == "unknown" and not site.is_new:
+                    targets = choose_overload(self.members(cls, site.name), site, self.assignable)
+            elif not strong and not site.is_new:  # receiver of unknown type: by name in the focal class (weak)
                 strong = False
                 for c in scope.classes:
-                    targets = choose_overload(self.members(c, site.name), site)
+                    targets = choose_overload(self.members(c, site.name), site, self.assignable)
                     if targets:
                         cls = c
                         break

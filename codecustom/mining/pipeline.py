@@ -140,6 +140,7 @@ class Miner:
         self._file_hashes: set[int] = set()
         self._near = dedupe.NearDuplicateIndex()
         self._ordinal = 0
+        self._spool_pos = 0
         self._file_paths: list[str] = []
         self.timings: dict[str, float] = {}
         self.bytes_read = 0
@@ -252,8 +253,9 @@ class Miner:
                 self._dup_methods.add(self._ordinal)
             else:
                 self._method_hashes.add(h)
-            offsets.append(spool.tell())
+            offsets.append(self._spool_pos)  # tracked by hand: BufferedWriter.tell() flushes
             spool.write(line)
+            self._spool_pos += len(line)
             ordinals.append(self._ordinal)
             self._ordinal += 1
         self.index.add(facts, ordinals, offsets, res.method_ids)

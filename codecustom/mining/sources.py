@@ -61,6 +61,14 @@ class GitSource:
                 rel = path.resolve().relative_to(top) if path.resolve() != top and top in path.resolve().parents else None
                 self.subdir = rel.as_posix() if rel else ""
         try:
+            self.repo.git.execute(["git", "rev-parse", "--git-dir"])
+        except git.GitCommandError as exc:
+            where = self.repo.git_dir
+            if "dubious ownership" in str(exc.stderr):
+                raise DataError(f"git refuses to read {where}: it belongs to another user (dubious ownership)",
+                                hint=f"if you trust it: git config --global --add safe.directory {where}") from None
+            raise DataError(f"git cannot read {where}: {_last_line(exc)}") from None
+        try:
             if rev is None and not self.repo.head.is_valid():
                 raise DataError(f"{repo} has no commits yet", hint="commit something first, or pass --rev")
             self.commit = self.repo.commit(rev or "HEAD")
