@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import resource
 import shutil
 import subprocess
@@ -75,6 +76,28 @@ def run_ours(repo: Path, name: str, out: Path, workers: int | None) -> dict:
     return {"wall_s": wall, "cpu_s": cpu, "pairs": pairs, "manifest": manifest, "dataset": ds}
 
 
+def short_focal(cls: str, signature: str) -> str:
+    """`Class.name(T1,T2)` from a declaration: names and types only (labels files hold no source)."""
+    m = re.search(r"(\w+)\s*\((.*)\)", signature, re.S)
+    if not m:
+        return f"{cls}.{signature}"
+    depth, parts, cur = 0, [], ""
+    for ch in m.group(2):
+        depth += ch in "<(" and 1 or (-1 if ch in ">)" else 0)
+        if ch == "," and depth == 0:
+            parts.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    if cur.strip():
+        parts.append(cur)
+    types = []
+    for p in parts:
+        p = " ".join(re.sub(r"@\w+\s*", "", p).replace("final ", "").split())
+        types.append((p.rsplit(" ", 1)[0] if " " in p else p).replace(" ", ""))
+    return f"{cls}.{m.group(1)}({','.join(types)})"
+
+
 def sample_rows(tool: str, repo_name: str, pairs: list[dict], n: int, seed: int) -> list[dict]:
     rng = random.Random(f"{seed}:{repo_name}:{tool}")
     picked = rng.sample(pairs, min(n, len(pairs)))
@@ -83,13 +106,15 @@ def sample_rows(tool: str, repo_name: str, pairs: list[dict], n: int, seed: int)
         if tool == "ours":
             rows.append({"repo": repo_name, "tool": tool,
                          "test": f"{p['test_path']}::{p['test_class']}::{p['test_id'].rsplit('::', 1)[1].split('@')[0]}",
-                         "focal": f"{p['focal_class']}.{p['focal_signature']}", "heuristic": p["heuristic"],
+                         "focal": short_focal(p["focal_class"] or p["focal_path"], p["focal_signature"]),
+                         "focal_declaration": p["focal_signature"], "heuristic": p["heuristic"],
                          "test_source": p["test"], "verdict": None})
         else:
             fm = p["focal_method"]
             rows.append({"repo": repo_name, "tool": tool,
                          "test": f"{p['test_class']['file']}::{p['test_class']['identifier']}::{p['test_case']['identifier']}",
-                         "focal": f"{p['focal_class']['identifier']}.{fm['full_signature'].strip()}",
+                         "focal": short_focal(p["focal_class"]["identifier"], fm["full_signature"]),
+                         "focal_declaration": fm["full_signature"].strip(),
                          "heuristic": "name" if p["test_case"]["identifier"].lower().replace("test", "") == fm["identifier"].lower()
                          else "unique_call", "test_source": p["test_case"]["body"], "verdict": None})
     return rows

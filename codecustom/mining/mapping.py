@@ -39,10 +39,12 @@ CONFIDENCE = {
     "untyped_call": 0.55,
 }
 _CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
-# Name shapes of calls that read state (accessors) and that set a scene up (arrangement), for `last_call`.
-ACCESSOR = re.compile(r"^((get|is|has|to|as)([A-Z_]|$)|(size|length|count|contains|equals|hashCode)$|"
+# Name shapes of calls for `last_call`: reading state (accessors), setting a scene up (arrangement), and
+# factories (static of/from/valueOf..., builder create()/build()), which only make the object under test.
+ACCESSOR = re.compile(r"^((get|is|has)([A-Z_]|$)|(size|length|count|contains|equals|hashCode|toString)$|"
                       r"__(len|eq|repr|str|hash|contains|iter|getitem|bool)__$)")
-ARRANGE = re.compile(r"^((set|with|add|put|push|register|append|insert|builder|of|create|new|init|from)([A-Z_]|$))")
+ARRANGE = re.compile(r"^((set|with|add|put|push|register|append|insert|init)([A-Z_]|$))")
+FACTORY = re.compile(r"^((of|from|valueOf|copyOf|newInstance|getInstance|builder|create|build)$|new[A-Z])")
 CTOR_WORDS = {"constructor", "ctor", "init", "instantiation", "construction", "new", "creation"}
 CONJUNCTIONS = {"and", "then", "or", "vs", "plus"}
 
@@ -222,10 +224,6 @@ class Mapper:
             if hit == "ambiguous_overload":
                 return hit
         stem = name_stem(test.method.name)
-        # a constructor test: `testConstructorWithPrecision`, `test_init_rejects_negative`
-        if stem and stem[0] in CTOR_WORDS and scope.classes and scope.classes[0].constructors():
-            hit = self._pick_ctor(scope.classes[0].constructors(), pool)
-            return done(hit, "name") if isinstance(hit, MethodRef) else hit
         # the name joins two called methods (testPushThenPop, test_parse_and_format): no single focal method
         if self._conjunction(stem, strong):
             return "conjunction"
@@ -239,6 +237,10 @@ class Mapper:
             if isinstance(m, MethodRef):
                 return done(m, "name_prefix")
             return m
+        # a constructor test: `testConstructorWithPrecision`, `test_init_rejects_negative`
+        if stem and stem[0] in CTOR_WORDS and scope.classes and scope.classes[0].constructors():
+            hit = self._pick_ctor(scope.classes[0].constructors(), pool)
+            return done(hit, "name") if isinstance(hit, MethodRef) else hit
         # 3. unique_call
         distinct = {id(t): t for r in pool if not r.site.is_new for t in r.targets}
         groups = {(t.cls.key if t.cls else t.path, t.name) for t in distinct.values()}
@@ -370,8 +372,10 @@ class Mapper:
         if not before:
             return "ambiguous"
 
-        def kind(r: Resolved) -> int:  # 2 = act, 1 = arrange-like, 0 = accessor
+        def kind(r: Resolved) -> int:  # 2 = act, 1 = arrange-like, 0 = accessor, -1 = factory
             name = r.targets[0].name
+            if FACTORY.match(name):
+                return -1
             return 0 if ACCESSOR.match(name) else (1 if ARRANGE.match(name) else 2)
 
         best = max(kind(r) for r in before)
