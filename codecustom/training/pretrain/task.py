@@ -14,7 +14,7 @@ from __future__ import annotations
 import tempfile
 from collections import defaultdict
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from codecustom.console import Console
 from codecustom.errors import CodecustomError
@@ -42,6 +42,30 @@ def miner_available() -> bool:
     return True
 
 
+_TEST_DIRS = frozenset({"test", "tests", "testing", "unittests"})
+
+
+def is_test_file(path: str) -> bool:
+    """A cheap test-file test (names and folders); the miner decides for real."""
+    parts = PurePosixPath(path).parts
+    name = parts[-1]
+    stem = name.rsplit(".", 1)[0]
+    return (any(p in _TEST_DIRS for p in parts[:-1]) or stem.startswith("test_") or stem.endswith(("_test", "_tests"))
+            or stem.endswith(("Test", "Tests")))
+
+
+def packages_with_tests(docs: list[Document]) -> list[Document]:
+    """The documents worth mining: top-level packages that hold tests (a top-level ``test``/``tests``
+    folder, as in the stdlib, keeps everything). Packages without tests cannot give pairs."""
+    by_top: dict[str, list[Document]] = defaultdict(list)
+    for doc in docs:
+        by_top[PurePosixPath(doc.path).parts[0] if "/" in doc.path else ""].append(doc)
+    tested = {top for top, group in by_top.items() if any(is_test_file(d.path) for d in group)}
+    if tested & _TEST_DIRS:
+        return docs
+    return [d for d in docs if (PurePosixPath(d.path).parts[0] if "/" in d.path else "") in tested]
+
+
 def mining_languages(languages: list[str]) -> list[str]:
     """The corpus languages the miner knows."""
     from codecustom.mining import registry
@@ -60,6 +84,8 @@ def collect_pairs(corpus: Corpus, *, workers: int, console: Console) -> list[Tas
     groups: dict[str, list[Document]] = defaultdict(list)
     for doc in corpus.documents:
         groups[roots[doc.source]].append(doc)
+    groups = {root: packages_with_tests(docs) for root, docs in groups.items()}
+    groups = {root: docs for root, docs in groups.items() if docs}
     languages = mining_languages(corpus.languages)
     quiet = Console(quiet=True)
     pairs: list[TaskPair] = []
