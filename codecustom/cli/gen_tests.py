@@ -68,7 +68,7 @@ def run(args: argparse.Namespace, console) -> int:
     from codecustom import paths
     from codecustom.data.tests_task import pick_context
     from codecustom.errors import UsageError
-    from codecustom.evaluation.evaluate import artifact_context_level
+    from codecustom.evaluation.evaluate import artifact_context_level, test_token_budget
     from codecustom.evaluation.execution import Workspace, get_ladder
     from codecustom.evaluation.gentests import (find_focal, parse_spec, repo_root, select_tests, unified_diff,
                                                 write_tests)
@@ -101,7 +101,8 @@ def run(args: argparse.Namespace, console) -> int:
     from codecustom.inference import InProcessBackend, TestGenEngine
 
     level = args.context_level or artifact_context_level((loaded.extra or {}).get("manifest") or {})
-    engine = TestGenEngine(InProcessBackend(loaded), max_new_tokens=args.max_new_tokens, seed=args.seed)
+    engine = TestGenEngine(InProcessBackend(loaded), max_new_tokens=test_token_budget(loaded, args.max_new_tokens),
+                           seed=args.seed)
     temperature = args.temperature if args.samples > 1 else 0.0
     console.info(f"generating {args.samples} test(s) for {focal.title} ({rel}) with {model_name}")
     candidates = engine.generate(pick_context(focal.contexts, level), language=focal.language, n=args.samples,

@@ -140,7 +140,8 @@ def load_predictions(path: str | Path) -> dict[str, list[str]]:
 
 def evaluate_model(loaded: Any | None, dataset: Path, *, name: str = "model", config: EvalConfig | None = None,
                    workspace: Workspace | None = None, exec_note: str = "", console: Console | None = None,
-                   sandbox: Any = None, predictions: dict[str, list[str]] | None = None) -> Evaluation:
+                   sandbox: Any = None, predictions: dict[str, list[str]] | None = None,
+                   outcome_cache: dict | None = None) -> Evaluation:
     """Evaluate ``loaded`` on ``dataset``'s held-out split (see module docstring).
 
     ``workspace`` is the repo at the mined revision; without one, execution is skipped and ``exec_note``
@@ -181,7 +182,8 @@ def evaluate_model(loaded: Any | None, dataset: Path, *, name: str = "model", co
         else:
             from codecustom.inference import TestGenEngine
 
-            engine = TestGenEngine(backend, max_new_tokens=config.max_new_tokens, seed=config.seed)
+            engine = TestGenEngine(backend, max_new_tokens=test_token_budget(loaded, config.max_new_tokens),
+                                   seed=config.seed)
             with console.progress(total=len(examples), desc=f"{name}: generating tests", unit="test") as bar:
                 generate_tests(engine, examples, samples=config.samples, temperature=config.temperature,
                                batch=config.batch_size, progress=bar.update)
@@ -204,7 +206,8 @@ def evaluate_model(loaded: Any | None, dataset: Path, *, name: str = "model", co
             if sandbox is not None:
                 options["sandbox"] = sandbox
             with console.progress(total=len(examples), desc=f"{name}: running tests", unit="test") as bar:
-                notes = run_ladders(examples, workspace, methods, options, progress=bar.update)
+                notes = run_ladders(examples, workspace, methods, options, progress=bar.update,
+                                    shared=outcome_cache)
             execution = {"enabled": True, "languages": notes, **execution_metrics(examples, tests["samples"])}
         elif not config.execute:
             execution["note"] = "disabled (--no-exec)"
@@ -228,6 +231,14 @@ def evaluate_model(loaded: Any | None, dataset: Path, *, name: str = "model", co
             summary["completion"] = {"n": 0, "note": f"no parseable held-out files in split '{config.split}'"}
     summary["seconds"] = round(time.monotonic() - started, 2)
     return Evaluation(summary=summary, tests=examples, completions=cases)
+
+
+def test_token_budget(loaded: Any, wanted: int) -> int:
+    """Tokens for one generated test: ``wanted``, but at most half the model's positions (the rest: prompt)."""
+    from codecustom.inference.backends.in_process import model_max_positions
+
+    positions = model_max_positions(loaded.model, loaded.tokenizer)
+    return wanted if positions is None else max(16, min(wanted, positions // 2))
 
 
 def write_evaluation(evaluation: Evaluation, out_dir: Path) -> Path:

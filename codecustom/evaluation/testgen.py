@@ -135,8 +135,13 @@ def generate_tests(engine: Any, examples: Sequence[TestGenExample], *, samples: 
 
 
 def run_ladders(examples: Sequence[TestGenExample], workspace: Workspace, methods: dict[str, MethodRecord],
-                ladder_options: dict[str, Any], progress: Callable[[int], None] | None = None) -> dict[str, str]:
-    """Execute every sample of every example whose language has a usable ladder; returns notes per language."""
+                ladder_options: dict[str, Any], progress: Callable[[int], None] | None = None,
+                shared: dict[tuple[str, str], LadderOutcome] | None = None) -> dict[str, str]:
+    """Execute every sample of every example whose language has a usable ladder; returns notes per language.
+
+    ``shared`` caches outcomes by (test id, generated code) across calls: when several models write the
+    same test for the same focal method (common with greedy decoding), it runs once.
+    """
     ladders: dict[str, Any] = {}
     notes: dict[str, str] = {}
     for e in examples:
@@ -157,13 +162,14 @@ def run_ladders(examples: Sequence[TestGenExample], workspace: Workspace, method
             e.outcomes = [None] * len(e.samples)
             continue
         outcomes: list[LadderOutcome | None] = []
-        cache: dict[str, LadderOutcome] = {}
+        cache = shared if shared is not None else {}
         for sample in e.samples:
-            if sample not in cache:  # identical samples (greedy, or repeats) run once
+            key = (e.pair.test_id, sample)
+            if key not in cache:  # identical samples (greedy, repeats, other models) run once
                 started = time.monotonic()
-                cache[sample] = ladder.evaluate(workspace, target, sample)
-                log.debug("%s: %s in %.1fs", e.pair.test_id, cache[sample].stage, time.monotonic() - started)
-            outcomes.append(cache[sample])
+                cache[key] = ladder.evaluate(workspace, target, sample)
+                log.debug("%s: %s in %.1fs", e.pair.test_id, cache[key].stage, time.monotonic() - started)
+            outcomes.append(cache[key])
         e.outcomes = outcomes
         if progress:
             progress(1)

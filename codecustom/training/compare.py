@@ -96,6 +96,9 @@ COLUMN_TITLES = {
     "heldout_loss": "held-out loss", "perplexity": "perplexity", "trainable_pct": "trainable %",
     "steps": "steps", "train_time_s": "train s", "tokens_per_s": "tokens/s", "peak_mem_mb": "peak MB",
     "train_gflops": "train GFLOPs", "artifact_mb": "artifact MB",
+    # quality columns (codecustom.evaluation.compare.QualityProvider); rates are fractions in [0, 1]
+    "bleu": "BLEU", "codebleu": "CodeBLEU", "exact_match": "EM", "edit_sim": "edit sim", "syntax_valid": "syntax ok",
+    "ref_ppl": "ref test PPL", "line_em": "line EM", "line_es": "line edit sim", "line_syntax": "line syntax ok",
 }
 
 

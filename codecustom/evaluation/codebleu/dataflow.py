@@ -65,6 +65,9 @@ SPECS: dict[str, DataflowSpec] = {
 }
 
 
+_SEQUENCES = frozenset({"pattern_list", "tuple_pattern", "list_pattern", "expression_list", "tuple", "list"})
+
+
 class _Walker:
     def __init__(self, spec: DataflowSpec, code: bytes) -> None:
         self.spec = spec
@@ -94,7 +97,8 @@ class _Walker:
             return []
         if self.is_token(node):
             text = self.text(node)
-            return [] if text == node.type else [(text, self.index[(node.start_byte, node.end_byte)])]
+            idx = self.index.get((node.start_byte, node.end_byte))
+            return [] if text == node.type or idx is None else [(text, idx)]
         out: list[tuple[str, int]] = []
         for child in node.children:
             out += self.variables(child)
@@ -151,7 +155,9 @@ class _Walker:
         text = self.text(node)
         if text == node.type:  # keyword or punctuation
             return [], states
-        idx = self.index[(node.start_byte, node.end_byte)]
+        idx = self.index.get((node.start_byte, node.end_byte))
+        if idx is None:  # part of a token the numbering treated as one (cannot happen for well-formed specs)
+            return [], states
         if text in states:
             return [(text, idx, "comesFrom", (text,), tuple(states[text]))], states
         if node.type == "identifier":
@@ -174,9 +180,9 @@ class _Walker:
         if right is None or left is None:
             return [], states
         pairs = [(left, right)]
-        if self.spec.pairwise_assignment:
-            lefts = [c for c in left.children if c.type != ","]
-            rights = [c for c in right.children if c.type != ","]
+        if self.spec.pairwise_assignment and left.type in _SEQUENCES and right.type in _SEQUENCES:
+            lefts = [c for c in left.named_children]
+            rights = [c for c in right.named_children]
             if lefts and len(lefts) == len(rights):
                 pairs = list(zip(lefts, rights))
         edges: list[Edge] = []
