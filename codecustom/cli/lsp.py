@@ -21,7 +21,7 @@ def default_log_file() -> Path:
     return paths.home() / "logs" / "lsp.log"
 
 
-DESCRIPTION = f"""\
+DESCRIPTION = """\
 Run the codecustom language server. Editors start it as `codecustom lsp` and talk LSP over
 stdin/stdout; --tcp HOST:PORT listens on a socket instead (handy for debugging).
 
@@ -31,7 +31,7 @@ else the base model. Features: textDocument/inlineCompletion (LSP 3.18 ghost tex
 textDocument/completion, a "Generate tests" code action and the workspace/executeCommand
 codecustom.generateTests, and the codecustom/status notification.
 
-Logs go to {default_log_file()} (under $CODECUSTOM_HOME; change with --log-file).
+Logs go to {log} (under $CODECUSTOM_HOME; change with --log-file).
 Editor setup: docs/editors.md.
 """
 
@@ -44,6 +44,8 @@ def _host_port(text: str) -> tuple[str, int]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    # the log path depends on $CODECUSTOM_HOME at run time, not at import time
+    parser.description = DESCRIPTION.format(log=default_log_file())
     parser.add_argument("--stdio", action="store_true", help="talk LSP over stdin/stdout (the default)")
     parser.add_argument("--tcp", metavar="HOST:PORT", type=_host_port,
                         help="listen on a TCP socket instead of stdio (for debugging)")
@@ -63,6 +65,9 @@ def _setup_logging(path: Path, level: str) -> Path:
         raise UsageError(f"cannot write the log file {path}: {exc.strerror}",
                          hint="pass --log-file with a writable path") from exc
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s"))
+    from codecustom_lsp.protocol import ExpectedErrorFilter
+
+    handler.addFilter(ExpectedErrorFilter())
     root = logging.getLogger()
     for old in list(root.handlers):  # stderr/stdout handlers would reach the editor's pipe
         root.removeHandler(old)

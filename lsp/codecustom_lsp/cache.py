@@ -13,8 +13,8 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
-PREFIX_CHARS = 4096  # context window kept in the key; the engine's token budget is smaller
-SUFFIX_CHARS = 1024
+PREFIX_CHARS = 16_384  # the context handed to the engine (completion.context_window) is keyed in full
+SUFFIX_CHARS = 8_192
 
 
 @dataclass(frozen=True)

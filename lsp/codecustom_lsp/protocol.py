@@ -21,6 +21,7 @@ from typing import Any
 import attrs
 import cattrs
 from lsprotocol import types
+from pygls.exceptions import JsonRpcException, JsonRpcInternalError
 from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.json_rpc import RPCNotification, RPCRequest, RPCResponse
 
@@ -124,6 +125,21 @@ def _describe(exc: BaseException) -> str:
         details = cattrs.transform_error(cause)
         return "; ".join(d.replace("$.params", "params") for d in details[:4])
     return f"{type(cause).__name__}: {cause}"
+
+
+class ExpectedErrorFilter(logging.Filter):
+    """Keeps the log readable under bad input: the client's own mistakes (invalid params, unknown
+    methods) are logged as one line, not with pygls' tracebacks; real failures keep theirs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.startswith("pygls") and str(record.msg).startswith("Unable to deserialize message"):
+            return False  # RobustProtocol logs a one-line warning and answers the request
+        if record.exc_info and isinstance(record.exc_info[1], JsonRpcException) \
+                and not isinstance(record.exc_info[1], JsonRpcInternalError):
+            record.msg = f"{record.msg}: {record.exc_info[1]}"
+            record.exc_info = None
+            record.exc_text = None
+        return True
 
 
 class RobustProtocol(LanguageServerProtocol):

@@ -41,6 +41,7 @@ class StdioClient:
                                      cwd=cwd, env={**os.environ, **(env or {})})
         self._ids = itertools.count(1)
         self._pending: dict[Any, Future] = {}
+        self._watched: dict[Any, Future] = {}
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
         self.notifications: list[dict[str, Any]] = []
@@ -72,6 +73,29 @@ class StdioClient:
     def request(self, method: str, params: Any = None, *, timeout: float = 60) -> Any:
         _, future = self.request_async(method, params)
         return future.result(timeout)
+
+    def register(self, msg_id: Any) -> Future:
+        """Expect a response with ``msg_id`` to a request sent as raw bytes (see ``outcome``)."""
+        future: Future = Future()
+        with self._lock:
+            self._pending[msg_id] = future
+            self._watched[msg_id] = future
+        return future
+
+    def done(self, msg_id: Any) -> bool:
+        return self._watched[msg_id].done()
+
+    def outcome(self, msg_id: Any) -> dict[str, Any] | None:
+        """``{"result": ...}`` or ``{"error": {...}}`` for a registered id, None while unanswered."""
+        future = self._watched[msg_id]
+        if not future.done():
+            return None
+        exc = future.exception()
+        if isinstance(exc, RpcError):
+            return {"error": exc.error}
+        if exc is not None:
+            return {"error": {"code": None, "message": str(exc)}}
+        return {"result": future.result()}
 
     def notify(self, method: str, params: Any = None) -> None:
         self.send({"jsonrpc": "2.0", "method": method, "params": params})

@@ -338,10 +338,12 @@ async def test_cancel_request_stops_the_decode(client, customized_repo, slow_bas
         await wait_ready(client)
         before = await state(client)
         future = client.protocol.send_request(types.TEXT_DOCUMENT_COMPLETION, completion_params(uri, 5, 18))
+        # the id is looked up now: once answered, the request leaves the client's table
+        msg_id = next(k for k, f in client.protocol._request_futures.items() if f is future)
         while (await state(client))["queue"] == 0:  # wait until the decode runs
             await asyncio.sleep(0.01)
-        await asyncio.sleep(0.2)
-        msg_id = next(k for k, f in client.protocol._request_futures.items() if f is future)
+        await asyncio.sleep(0.05)
+        assert not future.done(), "the 1,500-token decode ended before it could be cancelled"
         cancelled_at = time.monotonic()
         client.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id=msg_id))
         with pytest.raises(JsonRpcException) as err:
