@@ -34,12 +34,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     e = p.add_argument_group("evaluation (quality columns)")
     e.add_argument("--no-eval", action="store_true", help="skip the quality columns (loss and cost only)")
     e.add_argument("--eval-max-examples", type=int, metavar="N",
-                   help="held-out tests evaluated per model (default: 50 on CUDA, 20 on CPU)")
+                   help="held-out tests evaluated per model (default: 50 on CUDA, 8 on CPU)")
     e.add_argument("--samples", type=int, default=1, metavar="K", help="tests sampled per focal method: pass@K (default 1)")
     e.add_argument("--temperature", type=float, metavar="T", help="sampling temperature when K > 1 (default 0.8)")
     e.add_argument("--max-new-tokens", type=int, default=256, metavar="N", help="longest generated test (tokens)")
     e.add_argument("--completions", type=int, metavar="N",
-                   help="line-completion cursors per model (0: none; default: 100 on CUDA, 30 on CPU)")
+                   help="line-completion cursors per model (0: none; default: 100 on CUDA, 16 on CPU)")
     e.add_argument("--no-exec", action="store_true", help="do not run generated tests")
     e.add_argument("--exec-repo", metavar="DIR", help="git clone to run tests from (default: the dataset's repository)")
     e.add_argument("--runs", type=int, default=3, metavar="N", help="runs a generated test must pass (default 3)")
@@ -54,8 +54,8 @@ def _evaluation_config(args: argparse.Namespace, cuda: bool):
     from codecustom.errors import UsageError
     from codecustom.evaluation.evaluate import EvalConfig
 
-    examples = args.eval_max_examples if args.eval_max_examples is not None else (50 if cuda else 20)
-    completions = args.completions if args.completions is not None else (100 if cuda else 30)
+    examples = args.eval_max_examples if args.eval_max_examples is not None else (50 if cuda else 8)
+    completions = args.completions if args.completions is not None else (100 if cuda else 16)
     if examples < 1 or completions < 0:
         raise UsageError("--eval-max-examples must be at least 1 and --completions at least 0")
     return EvalConfig(split=args.split, samples=args.samples, temperature=args.temperature,

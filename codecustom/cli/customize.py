@@ -14,7 +14,7 @@ Customize a base model to one repository and save the result as a small artifact
 REPO is a git repository (mined first, see 'codecustom mine') or a dataset folder written by
 'codecustom mine'. Training uses Hugging Face Trainer: held-out loss every N steps, early stopping,
 the best checkpoint restored, --resume after a kill. Defaults scale with the data and the device
-(CPU: fp32, batch 8, <= 40 steps, 256 tokens; CUDA: bf16, fused AdamW, packing, <= 3000 steps).
+(CPU: fp32, batch 8, <= 20 steps, 256 tokens; CUDA: bf16, fused AdamW, packing, <= 3000 steps).
 The artifact goes to <store>/<project>/<task>/<strategy>/ with a manifest of hyper-parameters,
 held-out loss and cost (trainable %, time, tokens/s, peak memory, FLOPs, bytes).
 
@@ -57,7 +57,7 @@ def add_training_arguments(p: argparse.ArgumentParser) -> None:
     t = p.add_argument_group("training")
     t.add_argument("--lr", type=float, metavar="LR", help="learning rate (default: the strategy's)")
     t.add_argument("--epochs", type=float, metavar="E", help="passes over the data (default: scaled to its size)")
-    t.add_argument("--max-steps", type=int, metavar="N", help="optimizer steps (default: scaled, capped at 40 on CPU)")
+    t.add_argument("--max-steps", type=int, metavar="N", help="optimizer steps (default: scaled, capped at 20 on CPU)")
     t.add_argument("--batch-size", type=int, metavar="B", help="examples per step (default: 8 CPU, 16 CUDA)")
     t.add_argument("--grad-accum", type=int, default=1, metavar="K", help="gradient accumulation steps (default 1)")
     t.add_argument("--eval-steps", type=int, metavar="N", help="evaluate and checkpoint every N steps (default: ~6 per run)")

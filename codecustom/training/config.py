@@ -4,7 +4,7 @@ Anything left ``None`` is filled by :func:`plan` from the number of training exa
 
 * batch size 8 on CPU, 16 on CUDA; gradient accumulation 1 unless asked;
 * epochs: 10 for <= 64 examples, 6 for <= 256, 4 for <= 1024, 2 for <= 8192, else 1;
-* steps = epochs x batches per epoch, capped at 40 on CPU (a small model customizes in well under a
+* steps = epochs x batches per epoch, capped at 20 on CPU (a small model customizes in well under a
   minute per strategy on 2 cores) and 3000 on CUDA;
 * evaluation (and a checkpoint) about 6 times per run, early stopping after 3 evaluations without
   improvement, the best checkpoint restored at the end;
@@ -18,7 +18,7 @@ import math
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-CPU_MAX_STEPS = 40
+CPU_MAX_STEPS = 20  # the main job (mine + 5 strategies + evaluation) must fit in ~5 minutes on 2 cores
 CUDA_MAX_STEPS = 3000
 
 

@@ -8,8 +8,8 @@ from codecustom.training.config import CPU_MAX_STEPS, TrainConfig, default_epoch
 def test_small_data_gets_more_epochs_and_cpu_caps_the_steps():
     assert default_epochs(20) == 10 and default_epochs(500) == 4 and default_epochs(100_000) == 1
     p = plan(TrainConfig(), n_train=19, device="cpu", default_lr=1e-3)
-    assert (p.batch_size, p.steps_per_epoch, p.max_steps) == (8, 3, 30)
-    assert p.eval_steps == 5 and p.learning_rate == 1e-3 and not p.bf16 and p.num_workers == 0
+    assert (p.batch_size, p.steps_per_epoch, p.max_steps) == (8, 3, CPU_MAX_STEPS)  # 10 epochs x 3 = 30, capped
+    assert p.eval_steps == 4 and p.learning_rate == 1e-3 and not p.bf16 and p.num_workers == 0
     big = plan(TrainConfig(), n_train=5000, device="cpu", default_lr=1e-3)
     assert big.max_steps == CPU_MAX_STEPS
 
