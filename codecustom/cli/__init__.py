@@ -80,7 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``codecustom`` console script."""
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
+    args._argv = argv  # a launcher re-runs the same command in worker processes
     if not getattr(args, "_module", None):
         parser.print_help(sys.stderr)
         return 2

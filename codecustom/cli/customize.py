@@ -83,6 +83,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_training_arguments(p)
     p.add_argument("--strategy", default="lora", metavar="S",
                    help="full, l-eo, l-ldb, prefix, lora; several comma-separated, or all (default: lora)")
+    d = p.add_argument_group("data-parallel training (docs/distributed.md)")
+    d.add_argument("--launcher", default="none", choices=["none", "torchrun", "accelerate"],
+                   help="run N data-parallel workers under torchrun or accelerate launch (DDP; FSDP with --fsdp)")
+    d.add_argument("--nproc", type=int, metavar="N",
+                   help="worker processes (default: the number of CUDA GPUs, else 2)")
+    d.add_argument("--fsdp", action="store_true", help="shard the model with FSDP (accelerate, CUDA only)")
 
 
 def request_from_args(args: argparse.Namespace, strategies: str) -> Any:
@@ -138,9 +144,37 @@ OUTCOME_HEADERS = ["strategy", "trainable %", "held-out loss", "perplexity", "st
                    "peak MB", "train GFLOPs", "artifact MB"]
 
 
+def _launch(args: argparse.Namespace, console) -> int:
+    """Mine once here, then run this same command on the dataset in --nproc workers."""
+    import torch
+
+    from codecustom.modeling.loading import pick_device
+    from codecustom.training import distributed
+    from codecustom.training.customize import resolve_dataset
+
+    cuda = pick_device(args.device).startswith("cuda")
+    nproc = args.nproc or (torch.cuda.device_count() if cuda else 2)
+    dataset, _ = resolve_dataset(args.repo, rev=args.rev, console=console)
+    worker = distributed.worker_argv(list(args._argv), args.repo, str(dataset))
+    command = distributed.launch_command(args.launcher, nproc, worker, cuda=cuda, fsdp=args.fsdp)
+    console.info(f"starting {nproc} {'FSDP' if args.fsdp else 'DDP'} workers with {args.launcher} "
+                 f"({'nccl' if cuda else 'gloo'})")
+    return distributed.run_workers(command)
+
+
 def run(args: argparse.Namespace, console) -> int:
+    from codecustom.training import distributed
     from codecustom.training.customize import customize
 
+    if args.launcher != "none" and not distributed.in_worker():
+        return _launch(args, console)
+    if args.fsdp and not distributed.in_worker():
+        from codecustom.errors import UsageError
+
+        raise UsageError("--fsdp needs --launcher accelerate")
+    if not distributed.is_main_process():
+        console.quiet = True
+        console.json_mode = False
     request = request_from_args(args, args.strategy)
     outcomes = customize(request, console)
     for o in outcomes:

@@ -72,6 +72,21 @@ class TokenCounts:
     encoder_positions: int = 0
     encoder_attention: int = 0
 
+    def sum_over_processes(self) -> None:
+        """Add up every rank's counts (data-parallel runs); a no-op in a single process."""
+        import torch
+        import torch.distributed as dist
+
+        if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() < 2:
+            return
+        names = ("tokens", "decoder_positions", "decoder_attention", "encoder_positions", "encoder_attention")
+        values = torch.tensor([float(getattr(self, n)) for n in names], dtype=torch.float64)
+        if dist.get_backend() == "nccl":
+            values = values.cuda()
+        dist.all_reduce(values)
+        for name, value in zip(names, values.tolist()):
+            setattr(self, name, int(value))
+
     def add_batch(self, inputs: dict[str, Any], is_seq2seq: bool) -> None:
         ids = inputs["input_ids"]
         rows, length = (1, ids.shape[-1]) if ids.dim() == 1 else (ids.shape[0], ids.shape[-1])

@@ -24,6 +24,7 @@ from codecustom.errors import DataError, UsageError
 from codecustom.mining.records import is_dataset, read_manifest
 from codecustom.modeling import architecture as arch
 from codecustom.modeling.strategies import (StrategyOptions, TensorStrategy, get_strategy, trainable_summary)
+from codecustom.training import distributed
 from codecustom.training.config import TrainConfig, default_max_length
 
 
@@ -200,10 +201,12 @@ def run_strategy(prep: Prepared, request: CustomizeRequest, name: str, console: 
     console.info(f"{name}: training {summary.trainable:,} of {summary.total:,} parameters "
                  f"({summary.percent:.3g}%) on {len(data.splits['train'])} {get_task(request.task).unit}")
     profile = flop_profile(model, reaches_input=strategy.reaches_input)
-    if not request.resume and run_dir.exists():
+    if not request.resume and run_dir.exists() and distributed.is_main_process():
         shutil.rmtree(run_dir)
+    distributed.barrier()
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "run.json").write_text(json.dumps({"fingerprint": fingerprint, "strategy": name}))
+    if distributed.is_main_process():
+        (run_dir / "run.json").write_text(json.dumps({"fingerprint": fingerprint, "strategy": name}))
     result = run_training(model, data=data, tokenizer=tokenizer, is_seq2seq=loaded.is_seq2seq,
                           default_lr=strategy.default_lr, config=request.train, run_dir=run_dir,
                           resume=request.resume, console=console, label=name)
@@ -247,10 +250,15 @@ def run_strategy(prep: Prepared, request: CustomizeRequest, name: str, console: 
         "tokenizer": tokenizer,
         "base_vocab_size": len(loaded.tokenizer),
     }
-    info = save_artifact(result.model, loaded, strategy=name, task=request.task, project=prep.project,
-                         record=record, store=store)
-    shutil.rmtree(run_dir, ignore_errors=True)
+    record["cost"]["processes"] = distributed.world_size()
+    if distributed.is_main_process():  # one writer; the others wait for the artifact to exist
+        info = save_artifact(result.model, loaded, strategy=name, task=request.task, project=prep.project,
+                             record=record, store=store)
+        shutil.rmtree(run_dir, ignore_errors=True)
+    distributed.barrier()
     del model, result
+    if not distributed.is_main_process():
+        return RunOutcome(name, final, read_artifact(final))
     return RunOutcome(name, info.path, info.manifest)
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from codecustom.console import Console
 from codecustom.data.tasks import TaskData, TorchDataset, get_task
+from codecustom.training import distributed
 from codecustom.training.config import Plan, TrainConfig, plan
 from codecustom.training.cost import CostMeter, TokenCounts
 from codecustom.training.speed import performance_arguments
@@ -195,9 +196,14 @@ def run_training(model: Any, *, data: TaskData, tokenizer: Any, is_seq2seq: bool
         checkpoint = get_last_checkpoint(str(run_dir)) if run_dir.is_dir() else None
         if checkpoint is None:
             notes.append(f"nothing to resume in {run_dir}; training from the start")
-    elif run_dir.exists():
+    elif run_dir.exists() and distributed.is_main_process():
         shutil.rmtree(run_dir)
+    distributed.barrier()
     run_dir.mkdir(parents=True, exist_ok=True)
+    world = distributed.world_size()
+    parallel: dict[str, Any] = {}
+    if world > 1:  # launched by torchrun/accelerate: Trainer wraps the model in DDP
+        parallel = {"ddp_backend": "nccl" if cuda else "gloo", "ddp_find_unused_parameters": False}
 
     has_eval = len(valid) > 0
     if not has_eval:
@@ -210,8 +216,8 @@ def run_training(model: Any, *, data: TaskData, tokenizer: Any, is_seq2seq: bool
         causal_kernel = use_causal_kernel(model, len(tokenizer))
     args = make_training_args(
         output_dir=str(run_dir),
-        per_device_train_batch_size=run_plan.batch_size,
-        per_device_eval_batch_size=run_plan.batch_size,
+        per_device_train_batch_size=distributed.per_device_batch(run_plan.batch_size),
+        per_device_eval_batch_size=distributed.per_device_batch(run_plan.batch_size),
         gradient_accumulation_steps=run_plan.grad_accum,
         learning_rate=run_plan.learning_rate,
         weight_decay=config.weight_decay,
@@ -242,6 +248,7 @@ def run_training(model: Any, *, data: TaskData, tokenizer: Any, is_seq2seq: bool
         save_only_model=False,
         **performance_arguments(cuda=cuda, bf16=run_plan.bf16, compile=config.compile,
                                 num_workers=run_plan.num_workers),
+        **parallel,
     )
     set_seed(config.seed)
     counts = TokenCounts()
@@ -262,6 +269,7 @@ def run_training(model: Any, *, data: TaskData, tokenizer: Any, is_seq2seq: bool
             from codecustom.training.speed import restore_attention
 
             restore_attention(model, previous_attention)
+    counts.sum_over_processes()  # cost covers every worker's tokens
     state = trainer.state
     history = [dict(h) for h in state.log_history]
     best_step = None
