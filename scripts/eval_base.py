@@ -160,7 +160,7 @@ def main() -> int:
     files = python_files(folders)
     records = [FileRecord(path=p, language="python", content=t, sha="") for p, t in files]
     t0 = time.perf_counter()
-    loaded = load_base(args.model, device=pick_device(args.device))
+    loaded = load_base(args.model, device=pick_device(None if args.device == "auto" else args.device))
     tokenizer, model = loaded.tokenizer, loaded.model
     model.eval()
     texts = [t for _, t in files]

@@ -49,9 +49,11 @@ class CompletionEngine:
 
     def __init__(self, backend: Backend, tokenizer_or_fim: Any, *, max_prompt_tokens: int = 1024,
                  max_new_tokens: int = 48, multiline_max_new_tokens: int = 128, suffix_share: float = 0.25,
-                 temperature: float = 0.0, filters: Sequence[PostFilter] = FILTERS) -> None:
+                 temperature: float = 0.0, filters: Sequence[PostFilter] = FILTERS, fim_mode: str | None = None) -> None:
         self.backend = backend
         self.fim = fim_format(tokenizer_or_fim)
+        # PSM unless the model says otherwise (tokenizer_config.json "fim_mode"; the shipped model prefers SPM)
+        self.fim_mode = fim_mode or getattr(tokenizer_or_fim, "init_kwargs", {}).get("fim_mode") or "psm"
         self.count = token_counter(tokenizer_or_fim if is_tokenizer(tokenizer_or_fim) else None)
         self.max_prompt_tokens = max_prompt_tokens
         self.max_new_tokens = max_new_tokens
@@ -71,7 +73,7 @@ class CompletionEngine:
         if multiline is not None and multiline != ctx.multiline:
             ctx = _with_multiline(ctx, multiline, prefix)
         prompt = build_fim_prompt(prefix, suffix, self.fim, self.count, self.max_prompt_tokens,
-                                  suffix_share=self.suffix_share)
+                                  suffix_share=self.suffix_share, mode=self.fim_mode)
         limit = max_new_tokens or (self.multiline_max_new_tokens if ctx.multiline else self.max_new_tokens)
         stop = ctx.language.stop if ctx.multiline else ()
         params = GenerationParams(max_new_tokens=limit, temperature=self.temperature, stop=stop,
