@@ -64,7 +64,7 @@ class CompletionEngine:
 
     def complete(self, prefix: str, suffix: str, *, language: str | LanguageSpec | None,
                  max_new_tokens: int | None = None, multiline: bool | None = None,
-                 cancel: threading.Event | None = None) -> Completion:
+                 cancel: threading.Event | None = None, max_prompt_tokens: int | None = None) -> Completion:
         """The completion to insert at the cursor between ``prefix`` and ``suffix``."""
         started = time.perf_counter()
         ctx = analyze(prefix, suffix, language)
@@ -72,7 +72,7 @@ class CompletionEngine:
             return Completion("", False, f"gated: {ctx.reason}", context=ctx)
         if multiline is not None and multiline != ctx.multiline:
             ctx = _with_multiline(ctx, multiline, prefix)
-        prompt = build_fim_prompt(prefix, suffix, self.fim, self.count, self.max_prompt_tokens,
+        prompt = build_fim_prompt(prefix, suffix, self.fim, self.count, max_prompt_tokens or self.max_prompt_tokens,
                                   suffix_share=self.suffix_share, mode=self.fim_mode)
         limit = max_new_tokens or (self.multiline_max_new_tokens if ctx.multiline else self.max_new_tokens)
         stop = ctx.language.stop if ctx.multiline else ()

@@ -87,7 +87,8 @@ def _decode(ls: Any, served: Any, snap: Snapshot, settings: Any, multiline: bool
     max_new = settings.max_new_tokens if multiline else settings.max_new_tokens_line
     prefix, suffix = context_window(snap.prefix, snap.suffix)
     result = served.completion.complete(prefix, suffix, language=snap.language,
-                                        max_new_tokens=max_new, multiline=multiline, cancel=cancel)
+                                        max_new_tokens=max_new, multiline=multiline, cancel=cancel,
+                                        max_prompt_tokens=settings.max_prompt_tokens)
     if result.stop_reason == "cancelled":
         ls.stats["decodesStopped"] += 1  # only this thread writes the key
     return (result.text or ""), (time.perf_counter() - started) * 1000
