@@ -40,6 +40,12 @@ class ModelChoice:
     tests_artifact: str | None = None  # model for test generation; None: newest tests artifact, else `artifact`
     device: str | None = None  # None: cuda when available, else cpu
     threads: int | None = None  # torch intra-op threads on CPU; None: torch's default
+    # where generation runs: "in-process" (default) or "openai" = any OpenAI-compatible /v1/completions
+    # server (vLLM, llama.cpp, Ollama, TGI: see `codecustom export`); `base` then names the tokenizer
+    backend: str = "in-process"
+    url: str | None = None  # openai backend: e.g. http://127.0.0.1:8080/v1
+    server_model: str | None = None  # openai backend: the model (or LoRA adapter) name the server knows
+    api_key: str | None = None
 
     @property
     def wants_artifact(self) -> bool:

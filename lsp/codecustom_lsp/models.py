@@ -126,6 +126,8 @@ def build_engines(choice: ModelChoice, project: str | None, progress: ProgressCa
     if choice.threads:
         torch.set_num_threads(choice.threads)
     started = time.perf_counter()
+    if choice.backend != "in-process":
+        return _remote_engines(choice, project, say, started)
     artifact, named = _pick_artifact(choice, project, TASK_COMPLETION)
     tests_artifact, tests_named = _pick_artifact(choice, project, TASK_TESTS)
     loaded, artifact = load_model(choice, artifact, named, progress=say)
@@ -151,6 +153,30 @@ def build_engines(choice: ModelChoice, project: str | None, progress: ProgressCa
         "load_seconds": round(time.perf_counter() - started, 2),
     }
     return Served(completion, tests, info)
+
+
+def _remote_engines(choice: ModelChoice, project: str | None, say: ProgressCallback, started: float) -> Served:
+    """Engines on an OpenAI-compatible server; only the tokenizer (of ``base``) is loaded here."""
+    from transformers import AutoTokenizer
+
+    from codecustom.errors import UsageError
+    from codecustom.inference import CompletionEngine, TestGenEngine
+    from codecustom.inference.backends.openai_http import OpenAIBackend
+    from codecustom.modeling.loading import resolve_base
+
+    if choice.backend != "openai":
+        raise UsageError(f"unknown backend {choice.backend!r}", hint="use in-process or openai")
+    if not choice.url or not choice.server_model:
+        raise UsageError("the openai backend needs url and server_model",
+                         hint='e.g. [model] backend = "openai", url = "http://127.0.0.1:8080/v1", server_model = "myrepo"')
+    say("loading the tokenizer", 30)
+    base_id, folder = resolve_base(choice.base)
+    tokenizer = AutoTokenizer.from_pretrained(str(folder))
+    backend = OpenAIBackend(choice.url, choice.server_model, api_key=choice.api_key)
+    info = {"model": f"{choice.server_model} @ {choice.url}", "tokenizer": base_id, "backend": "openai",
+            "device": "server", "project": project, "artifact": None,
+            "load_seconds": round(time.perf_counter() - started, 2)}
+    return Served(CompletionEngine(backend, tokenizer), TestGenEngine(backend, tokenizer=tokenizer), info)
 
 
 class ModelManager:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -117,3 +118,55 @@ def test_http_error_is_reported_with_the_status(server):
     bad = OpenAIBackend(server.replace("/v1", "/nowhere/v1"), "memorized")
     with pytest.raises(CodecustomError, match="answered 404"):
         bad.generate(["x"], GenerationParams(max_new_tokens=2))
+
+
+@pytest.mark.asyncio
+async def test_language_server_completes_through_the_llama_cpp_server(server, memorized_dir, tmp_path):
+    """`codecustom lsp` with the openai backend: the editor's completion comes from llama.cpp's server."""
+    import asyncio
+    import os
+    import sys
+    import time
+
+    from lsprotocol import types
+    from pytest_lsp.client import make_test_lsp_client
+
+    prefix, suffix, _ = CASES["single"]
+    root = tmp_path / "ws"
+    root.mkdir()
+    source = root / "shapes.py"
+    source.write_text(prefix + suffix, encoding="utf-8")
+    lsp_dir = Path(__file__).resolve().parents[2] / "lsp"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
+           "PYTHONPATH": os.pathsep.join([str(lsp_dir), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
+    client = make_test_lsp_client()
+    await client.start_io(sys.executable, "-m", "codecustom", "lsp", "--log-file", str(tmp_path / "lsp.log"),
+                          "--no-warmup", env=env)
+    try:
+        await client.initialize_session(types.InitializeParams(
+            capabilities=types.ClientCapabilities(), root_uri=root.as_uri(),
+            initialization_options={"model": {"backend": "openai", "url": server, "server_model": "memorized",
+                                              "base": str(memorized_dir)}}))
+        uri = source.as_uri()
+        client.text_document_did_open(types.DidOpenTextDocumentParams(text_document=types.TextDocumentItem(
+            uri=uri, language_id="python", version=1, text=prefix + suffix)))
+        deadline = time.monotonic() + 60
+        while True:
+            status = await client.workspace_execute_command_async(
+                types.ExecuteCommandParams(command="codecustom.status"))
+            if status["state"] == "ready" or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.1)
+        assert status["state"] == "ready", status
+        assert "memorized" in str(status)  # the status names the served model on the server
+        line = prefix.count("\n")
+        answer = await client.text_document_completion_async(types.CompletionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            position=types.Position(line=line, character=len(prefix.split("\n")[-1])),
+            context=types.CompletionContext(trigger_kind=types.CompletionTriggerKind.Invoked)))
+        items = answer.items if hasattr(answer, "items") else answer
+        texts = [i.text_edit.new_text if i.text_edit else (i.insert_text or i.label) for i in items]
+        assert any(EXPECTED["single"] in t for t in texts), texts
+    finally:
+        await client.shutdown_session()
+        await client.stop()
