@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import re
 
 from tree_sitter import Node
@@ -50,6 +51,35 @@ def simple_type(type_text: str, keep_array: bool = False) -> str:
 def is_assertion(name: str) -> bool:
     """JUnit/AssertJ/Hamcrest/Mockito assertion-like calls."""
     return name.startswith("assert") or name.startswith("verify") or name in {"fail", "expect", "then"}
+
+
+# assertions whose arguments run the act (a lambda or method reference) rather than check a value
+_RUNS_ACT = {"assertThrows", "assertThrowsExactly", "assertDoesNotThrow", "assertTimeout", "assertTimeoutPreemptively",
+             "assertThatThrownBy", "assertThatCode", "assertAll", "isThrownBy", "assertThatNoException"}
+
+
+def _assert_role(asserts: list[tuple[int, int, bool]], starts: list[int], node: Node) -> str:
+    """"check" for a call in an assertion's arguments, "act" where the innermost assertion around it runs its
+    argument (assertThrows(..., () -> act())), "" outside assertions."""
+    j = bisect.bisect_left(starts, node.start_byte) - 1
+    for k in range(j, max(j - 32, -1), -1):  # nesting is shallow; bounded so long tests stay linear
+        _, neg_end, runs_act = asserts[k]
+        if node.end_byte <= -neg_end:
+            return "act" if runs_act else "check"
+    return ""
+
+
+def _assertion_root(node: Node, src: bytes) -> str | None:
+    """The assertion a call is chained on, `assertThat` for `assertThat(x).isEqualTo(y)` (its arguments are checks
+    too), else None."""
+    obj = node.child_by_field_name("object")
+    while obj is not None and obj.type == "method_invocation":
+        inner = obj.child_by_field_name("object")
+        if inner is None:
+            name = syntax.text(obj.child_by_field_name("name"), src)
+            return name if is_assertion(name) else None
+        obj = inner
+    return None
 
 
 def _annotation_names(modifiers: Node | None, src: bytes) -> list[str]:
@@ -328,6 +358,13 @@ class JavaExtractor:
             scope.update(scopes[i])
             index_of: dict[int, int] = {}
             first_assert: tuple[int, int] | None = None
+            asserts: list[tuple[int, int, bool]] = []  # (start, -end, runs its argument): innermost last among equal starts
+            for _, n, c, k in calls:
+                root = n if k == "call" and is_assertion(n) else _assertion_root(c, src) if k == "call" else None
+                if root is not None:
+                    asserts.append((c.start_byte, -c.end_byte, root in _RUNS_ACT or n in _RUNS_ACT))
+            asserts.sort()
+            assert_starts = [a for a, _, _ in asserts]
             for end, name, cnode, kind in calls:
                 if kind == "call" and is_assertion(name):
                     mf.has_assert = True
@@ -336,6 +373,7 @@ class JavaExtractor:
                     if cnode.child_by_field_name("object") is None:
                         continue  # assertEquals(...) & co. only mark where "act" ends; they never bind to repo code
                 site = self._site(cnode, kind, name, src, scope, index_of)
+                site.assert_role = _assert_role(asserts, assert_starts, cnode)
                 index_of[cnode.id] = len(mf.call_sites)
                 mf.call_sites.append(site)
             mf.first_assert_end = first_assert[1] if first_assert else None

@@ -33,6 +33,9 @@ class CallSite:
     arg_types: tuple[str | None, ...] = ()
     end: int = 0  # byte offset where the call ends (evaluation order)
     is_new: bool = False  # Java `new Foo(...)` / Python `Foo(...)` that may be a constructor
+    # Java: "check" inside an assertion's arguments (assertEquals(1, x.size())), "act" inside one that runs its
+    # argument (assertThrows(E.class, () -> x.parse(s))), "" elsewhere
+    assert_role: str = ""
 
 
 @dataclass(slots=True)

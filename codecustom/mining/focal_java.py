@@ -312,6 +312,15 @@ class JavaFocalRules:
             if m is None or not m.return_type:
                 return None, False
             rtype = m.return_type.split("<")[0].split(".")[-1].strip()
+            # a type named in a declaration means the one visible there: DefaultParser.builder() returns
+            # DefaultParser.Builder, not the focal class's own nested Builder
+            c = m.cls
+            while c is not None:
+                if c.name == rtype:
+                    return c, prev.strong
+                if rtype in c.nested:
+                    return c.nested[rtype], prev.strong
+                c = c.outer
             return self.class_named(rtype, test, scope), prev.strong
         return None, False
 

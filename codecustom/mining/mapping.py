@@ -6,15 +6,23 @@ method, in order:
 
 1. ``name``        the test's name without its test affix names a method of the focal class/module
                    (testAdd → add, test_add → add, a JUnit 5 test named `add`, or the @Nested / pytest
-                   class name: `class Add` → add); overloads resolved by the calls the test makes;
+                   class name: `class Add` → add; also after a leading focal class name: testPairOf → of
+                   in MutablePairTest); overloads resolved by the calls the test makes;
 2. ``name_prefix`` the name starts with a called focal method (testAddNegative → add), unless it names two
-                   (testAddAndRemove: no single focal method);
+                   (testAddAndRemove: no single focal method); or with a focal method the test reaches only
+                   through a helper (testEqualsTrue calling checkEquals) when its own calls just build objects
+                   or check them inside assertions;
 3. ``unique_call`` the test calls exactly one method of the focal class (typed receivers only, so
                    `other.toString()` or `assertEquals` never count) — methods2test's rule, made type-aware;
 4. ``last_call``   the last focal method called before the end of the first assertion (the "act" of
                    arrange-act-assert), unless another method is acted on after it (no single focal method);
+                   accessors inside an assertion's arguments are checks and rank below any act or factory;
 5. ``untyped_call`` nothing typed, but exactly one call by name on an unknown receiver matches the focal
                    class (lower confidence).
+
+Calls on the focal class that bind to inherited methods count as focal-class calls. When the test's name
+spells a method it calls on a JDK/library type (testNotEquals calling Type.equals), heuristics 3-5 map
+nothing rather than a different method (``named_call_unseen``).
 
 Each pair records the heuristic, how the focal class was found (``class_rule``) and a confidence.
 """
@@ -34,6 +42,7 @@ CONFIDENCE = {
     "name": 0.95,
     "name_uncalled": 0.8,
     "name_prefix": 0.85,
+    "name_prefix_uncalled": 0.75,
     "unique_call": 0.85,
     "last_call": 0.65,
     "untyped_call": 0.55,
@@ -45,6 +54,9 @@ ACCESSOR = re.compile(r"^((get|is|has)([A-Z_]|$)|(size|length|count|contains|equ
                       r"__(len|eq|repr|str|hash|contains|iter|getitem|bool)__$)")
 ARRANGE = re.compile(r"^((set|with|add|put|push|register|append|insert|init)([A-Z_]|$))")
 FACTORY = re.compile(r"^((of|from|valueOf|copyOf|newInstance|getInstance|builder|create|build)$|new[A-Z])")
+# single abstract methods of the JDK's functional interfaces
+FUNCTIONAL = {"apply", "accept", "test", "get", "run", "call", "compare", "applyasint", "applyaslong",
+              "applyasdouble", "getasint", "getaslong", "getasdouble", "getasboolean"}
 CTOR_WORDS = {"constructor", "ctor", "init", "instantiation", "construction", "new", "creation"}
 CONJUNCTIONS = {"and", "then", "or", "vs", "plus"}
 
@@ -199,7 +211,10 @@ class Mapper:
         resolved = rules.resolve(test, scope)
         for r in resolved:
             r.targets = [m for m in r.targets if not m.is_test and not m.is_fixture and not m.in_test_file]
-            r.in_scope = bool(r.targets) and scope.contains(r.targets[0])
+            # a call on the focal class that binds to a method it inherits (HelpFormatter.printHelp declared in
+            # AbstractHelpFormatter) exercises the focal class too
+            r.in_scope = bool(r.targets) and (scope.contains(r.targets[0]) or (
+                not r.site.is_new and r.strong and r.cls is not None and scope.contains_class(r.cls)))
         strong = [r for r in resolved if r.strong and r.targets]
         in_scope = [r for r in strong if r.in_scope]
         pool = in_scope or strong
@@ -224,23 +239,47 @@ class Mapper:
             if hit == "ambiguous_overload":
                 return hit
         stem = name_stem(test.method.name)
+        rest = self._after_class_name(stem, scope)
+        if rest:  # testPairOfObjects in MutablePairTest: the name is `Pair` + `of...`
+            hit = self._by_name("".join(rest), scope, pool, test, is_class_name=False)
+            if isinstance(hit, MethodRef):
+                return done(hit, "name", None if any(hit in r.targets for r in pool) else "name_uncalled")
         # the name joins two called methods (testPushThenPop, test_parse_and_format): no single focal method
         if self._conjunction(stem, strong):
             return "conjunction"
         # 2. name_prefix
         called = {norm(r.targets[0].name): r for r in pool if not r.site.is_new}
-        for k in range(len(stem) - 1, 0, -1):
-            r = called.get("".join(stem[:k]))
-            if r is None:
-                continue
-            m = self._one_overload(r.targets[0].name, pool, test)
-            if isinstance(m, MethodRef):
-                return done(m, "name_prefix")
-            return m
+        stems = [(stem, len(stem) - 1)] + ([(rest, len(rest))] if rest else [])
+        for ws, longest in stems:
+            for k in range(longest, 0, -1):
+                r = called.get("".join(ws[:k]))
+                if r is None:
+                    continue
+                m = self._one_overload(r.targets[0].name, pool, test)
+                if isinstance(m, MethodRef):
+                    return done(m, "name_prefix")
+                return m
         # a constructor test: `testConstructorWithPrecision`, `test_init_rejects_negative`
         if stem and stem[0] in CTOR_WORDS and scope.classes and scope.classes[0].constructors():
             hit = self._pick_ctor(scope.classes[0].constructors(), pool)
             return done(hit, "name") if isinstance(hit, MethodRef) else hit
+        # the name starts with a focal method the test reaches only through a helper (testEqualsTrue calling
+        # checkEquals(...)), while its own calls only build or read objects
+        if not any(not r.site.is_new and _kind(r) >= 0 for r in pool):
+            for ws, longest in stems:
+                hit = self._uncalled_prefix(ws, longest, scope, pool, test)
+                if hit is not None:
+                    return done(hit, "name_prefix", "name_prefix_uncalled") if isinstance(hit, MethodRef) else hit
+        # the name names a method the test calls on an object whose class we cannot see (testNotEquals calling
+        # Type.equals): that call is under test, so any other method we would pick is not the focal method
+        unseen_named = self._named_unseen_calls(stem, resolved)
+        if unseen_named:
+            plain_done = done
+
+            def done(m: MethodRef, heuristic: str, conf_key: str | None = None) -> Mapping | str:
+                if norm(m.name) not in unseen_named:
+                    return "named_call_unseen"
+                return plain_done(m, heuristic, conf_key)
         # 3. unique_call
         distinct = {id(t): t for r in pool if not r.site.is_new for t in r.targets}
         groups = {(t.cls.key if t.cls else t.path, t.name) for t in distinct.values()}
@@ -270,6 +309,52 @@ class Mapper:
                 return done(m, "untyped_call")
             return m
         return "no_candidates" if not names_w else "ambiguous"
+
+    @staticmethod
+    def _after_class_name(stem: list[str], scope: FocalScope) -> list[str]:
+        """The words after a leading (tail of the) focal class name: `pair of objects` in MutablePairTest -> `of objects`."""
+        if not scope.classes or len(stem) < 2:
+            return []
+        cw = list(_words(scope.classes[0].name))
+        for j in range(len(cw)):
+            tail = cw[j:]
+            if len(stem) > len(tail) and stem[:len(tail)] == tail:
+                return stem[len(tail):]
+        return []
+
+    def _uncalled_prefix(self, ws: list[str], longest: int, scope: FocalScope, pool: list[Resolved],
+                         test: TestRef) -> MethodRef | str | None:
+        """A focal-class method (one name, one owner) named by the longest leading words, not called directly;
+        never a private one (no test code can reach it) nor a prefix of a method the test does call (`get`
+        for a test of getMillis)."""
+        called = {norm(t.name) for r in pool for t in r.targets}
+        for k in range(longest, 0, -1):
+            prefix = "".join(ws[:k])
+            if len(prefix) < 3 or prefix in CTOR_WORDS or any(c.startswith(prefix) for c in called):
+                continue
+            cands = [m for m in scope.named(prefix) if not m.is_constructor and "private" not in m.modifiers]
+            if not cands or len({(m.cls.key if m.cls else m.path, m.name) for m in cands}) > 1:
+                continue
+            if len(cands) == 1:
+                return cands[0]
+            return self._one_overload(cands[0].name, pool, test, cands)
+        return None
+
+    def _named_unseen_calls(self, stem: list[str], resolved: list[Resolved]) -> set[str]:
+        """Names (normalised) of methods called on an object whose static type is declared nowhere in the repository
+        (JDK, library) that a run of the test name's words spells (`not equals` -> Type.equals). Calls of a
+        functional interface (apply, accept, ...) run code the repository method that made it supplies, so they
+        do not count."""
+        runs = {"".join(stem[i:j]) for i in range(len(stem)) for j in range(i + 1, len(stem) + 1)}
+        out = set()
+        for r in resolved:
+            name = norm(r.site.name)
+            if r.targets or r.site.is_new or len(name) < 4 or name not in runs or name in FUNCTIONAL:
+                continue
+            rtype = _receiver_type(r, resolved)
+            if rtype and not self.index.classes_by_name.get(rtype):
+                out.add(name)
+        return out
 
     @staticmethod
     def _conjunction(stem: list[str], strong: list[Resolved]) -> bool:
@@ -372,12 +457,7 @@ class Mapper:
         if not before:
             return "ambiguous"
 
-        def kind(r: Resolved) -> int:  # 2 = act, 1 = arrange-like, 0 = accessor, -1 = factory
-            name = r.targets[0].name
-            if FACTORY.match(name):
-                return -1
-            return 0 if ACCESSOR.match(name) else (1 if ARRANGE.match(name) else 2)
-
+        kind = _kind
         best = max(kind(r) for r in before)
         chosen = [r for r in before if kind(r) == best][-1]
         key = (chosen.targets[0].cls.key if chosen.targets[0].cls else chosen.targets[0].path, chosen.targets[0].name)
@@ -393,3 +473,31 @@ class Mapper:
         if not isinstance(m, MethodRef):
             return m
         return done(m, "last_call")
+
+
+def _kind(r: Resolved) -> int:
+    """How a call reads in arrange-act-assert: 2 act, 1 arrange-like, 0 accessor, -1 factory, -2 an accessor
+    inside an assertion (`assertEquals(0, pair.getLeft())` checks what the act produced). A method reference
+    that assertThrows & co. run is the act (`assertThrows(E.class, init::get)`)."""
+    if r.site.assert_role == "act" and r.site.nargs is None:
+        return 2
+    name = r.targets[0].name
+    if FACTORY.match(name):
+        return -1
+    if ACCESSOR.match(name):
+        return -2 if r.site.assert_role == "check" else 0
+    return 1 if ARRANGE.match(name) else 2
+
+
+def _receiver_type(r: Resolved, resolved: list[Resolved]) -> str | None:
+    """The simple static type name of a Java call's receiver, where the test makes it known."""
+    kind = r.site.receiver[0]
+    if kind in ("type", "static"):
+        name = r.site.receiver[1]
+    elif kind == "call" and isinstance(r.site.receiver[1], int) and r.site.receiver[1] < len(resolved):
+        m = resolved[r.site.receiver[1]].method
+        name = m.return_type if m is not None and m.return_type else ""
+    else:
+        return None
+    name = name.split("<")[0].split(".")[-1].replace("[]", "").strip()
+    return name if name[:1].isupper() else None
