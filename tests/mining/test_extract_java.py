@@ -115,6 +115,27 @@ def test_call_sites_are_typed(facts):
     assert names.index("area") < names.index("assertEquals")
 
 
+def test_assertion_roles_of_call_sites():
+    src = b'''import org.junit.jupiter.api.Test;
+import static org.junit.jupiter.api.Assertions.*;
+import static org.assertj.core.api.Assertions.assertThat;
+class PairTest {
+    @Test void roles() {
+        Pair p = Pair.of(1, 2);
+        assertEquals(1, p.getLeft());
+        assertThat(p.size()).isEqualTo(p.count());
+        assertThrows(IllegalStateException.class, p::fail);
+        assertEquals("x", assertThrows(RuntimeException.class, () -> p.boom()).getMessage());
+    }
+}'''
+    f = JavaExtractor().extract("src/test/java/PairTest.java", src, is_test_file=True)
+    roles = {s.name: s.assert_role for s in f.methods[0].call_sites}
+    assert roles["of"] == ""  # the act before the assertions
+    assert roles["getLeft"] == roles["size"] == "check"  # arguments of an assertion (JUnit and AssertJ)
+    assert roles["count"] == "check"  # argument of a call chained on assertThat(...)
+    assert roles["fail"] == roles["boom"] == "act"  # run by assertThrows, even inside another assertion
+
+
 def test_junit3_and_junit4():
     src = b'''import junit.framework.TestCase;
 public class OldTest extends TestCase {

@@ -86,3 +86,73 @@ def test_unittest_setup_typing_and_fixture_not_focal(tmp_path):
     assert pairs["test_pop"].framework == "unittest"
     assert pairs["test_uses_fixture"].focal_id.startswith("lib/queue.py::Queue::push")  # typed through the fixture
     assert not any("conftest" in p.focal_path for p in pairs.values())
+
+
+def test_acts_inside_assert_throws_and_checks_inside_assertions(tmp_path):
+    pairs = pairs_of(tmp_path, {
+        "src/main/java/a/Lazy.java": "package a;\npublic class Lazy {\n"
+            "  public static Lazy builder() { return new Lazy(); }\n"
+            "  public Lazy setSource(String s) { return this; }\n"
+            "  public String get() { throw new IllegalStateException(); }\n"
+            "  public int getCount() { return 0; }\n}\n",
+        "src/test/java/a/LazyTest.java": "package a;\nimport org.junit.jupiter.api.Test;\n"
+            "import static org.junit.jupiter.api.Assertions.*;\nclass LazyTest {\n"
+            "  @Test void failsOnFirstUse() { Lazy l = Lazy.builder().setSource(\"x\");"
+            " assertThrows(IllegalStateException.class, l::get); }\n"
+            "  @Test void startsEmpty() { Lazy l = Lazy.builder(); l.setSource(\"y\"); assertEquals(0, l.getCount()); }\n}\n",
+    })
+    # the method reference assertThrows runs is the act, not the arrangement before it
+    assert pairs["failsOnFirstUse"].focal_signature == "public String get()"
+    # an accessor inside the assertion only checks what the arrangement made
+    assert pairs["startsEmpty"].focal_signature == "public Lazy setSource(String s)"
+
+
+def test_return_type_is_the_declaring_class_nested_type(tmp_path):
+    pairs = pairs_of(tmp_path, {
+        "src/main/java/a/Parser.java": "package a;\npublic class Parser {\n"
+            "  public static Builder builder() { return new Builder(); }\n"
+            "  public static class Builder { public Parser build() { return new Parser(); }"
+            " public Builder strict(boolean s) { return this; } }\n"
+            "  public String parse(String s) { return s; }\n}\n",
+        "src/main/java/a/Line.java": "package a;\npublic class Line {\n"
+            "  public static class Builder { public Builder strict(boolean s) { return this; } }\n"
+            "  public String text() { return \"\"; }\n}\n",
+        "src/test/java/a/LineTest.java": "package a;\nimport org.junit.jupiter.api.Test;\n"
+            "import static org.junit.jupiter.api.Assertions.*;\nclass LineTest {\n"
+            "  @Test void strictParsing() { assertNotNull(Parser.builder().strict(true)); }\n}\n",
+    })
+    # Parser.builder() returns Parser.Builder, not the focal class Line's own nested Builder
+    p = pairs["strictParsing"]
+    assert p.focal_class == "Parser.Builder" and p.focal_signature == "public Builder strict(boolean s)"
+
+
+def test_helper_reached_named_method_and_unseen_named_calls(tmp_path):
+    pairs = pairs_of(tmp_path, {
+        "src/main/java/a/Span.java": "package a;\nimport java.util.function.Function;\npublic class Span {\n"
+            "  public Span(int n) { }\n"
+            "  public static long getMillis(String s) { return 0; }\n"
+            "  public static long get(String s, int unit) { return 0; }\n"
+            "  private static int hash(int a) { return a; }\n"
+            "  public static Function<String, Integer> asFunction() { return String::length; }\n"
+            "  @Override public boolean equals(Object o) { return o instanceof Span; }\n"
+            "  @Override public int hashCode() { return 1; }\n}\n",
+        "src/test/java/a/SpanTest.java": "package a;\nimport org.junit.jupiter.api.Test;\n"
+            "import static org.junit.jupiter.api.Assertions.*;\nclass SpanTest {\n"
+            "  private void check(Object a, Object b) { assertEquals(a, b); }\n"
+            "  @Test void testEqualsReflexive() { Span s = new Span(1); check(s, s); }\n"
+            "  @Test void testGetMilliseconds() { assertEquals(0, Span.getMillis(\"1s\")); }\n"
+            "  @Test void testHashMapLookup() { Span s = new Span(2); java.util.Map<Span, String> m = new java.util.HashMap<>();"
+            " m.put(s, \"x\"); assertEquals(\"x\", m.get(s)); }\n"
+            "  @Test void testApplyLength() { assertEquals(3, Span.asFunction().apply(\"abc\")); }\n"
+            "  @Test void testTrimEquals() { String t = \" a \".trim(); assertTrue(t.equals(Span.asFunction().toString())); }\n}\n",
+    })
+    # equals is reached through the helper check(); the constructor only sets up
+    assert pairs["testEqualsReflexive"].focal_signature == "public boolean equals(Object o)"
+    # `get` is a prefix of the getMillis the test calls: not a helper-reached `get`
+    assert pairs["testGetMilliseconds"].focal_signature == "public static long getMillis(String s)"
+    # a private method is never reached from a test: hashMap is not hash(int); the constructor stays
+    assert pairs["testHashMapLookup"].focal_signature == "public Span(int n)"
+    # calling the function a factory made runs the factory's code: it stays the focal method
+    assert pairs["testApplyLength"].focal_signature.startswith("public static Function<String, Integer> asFunction()")
+    # the name spells String.equals (JDK): asFunction is not what the test is about
+    assert "testTrimEquals" not in pairs
