@@ -27,6 +27,21 @@ _BOXED = {"int": "Integer", "long": "Long", "double": "Double", "float": "Float"
           "char": "Character", "byte": "Byte", "short": "Short"}
 _UNBOXED = {v: k for k, v in _BOXED.items()}
 _STRINGISH = {"String", "CharSequence", "Object", "Comparable", "Serializable"}
+_READER = {"Reader", "Readable", "Closeable", "AutoCloseable"}
+_WRITER = {"Writer", "Appendable", "Closeable", "Flushable", "AutoCloseable"}
+# every supertype of JDK classes tests often pass where a library offers sibling overloads
+# (Gson.toJson(Object, Type) next to toJson(Object, Appendable): a Class is a Type, never an Appendable)
+_JDK_SUPERTYPES = {
+    "Class": {"Type", "GenericDeclaration", "AnnotatedElement", "Serializable", "TypeDescriptor", "OfField", "Constable"},
+    "StringReader": _READER, "BufferedReader": _READER, "InputStreamReader": _READER, "FileReader": _READER,
+    "CharArrayReader": _READER,
+    "StringWriter": _WRITER, "PrintWriter": _WRITER, "BufferedWriter": _WRITER, "OutputStreamWriter": _WRITER,
+    "FileWriter": _WRITER, "CharArrayWriter": _WRITER,
+    "StringBuilder": {"CharSequence", "Appendable", "Serializable", "Comparable"},
+    "StringBuffer": {"CharSequence", "Appendable", "Serializable", "Comparable"},
+    "ByteArrayInputStream": {"InputStream", "Closeable", "AutoCloseable"},
+    "ByteArrayOutputStream": {"OutputStream", "Closeable", "Flushable", "AutoCloseable"},
+}
 
 
 def type_score(arg: str | None, param: str | None) -> int | None:
@@ -69,6 +84,10 @@ def type_score(arg: str | None, param: str | None) -> int | None:
         return None if p in _PRIMITIVE_WIDEN or p in ("boolean", "double") or p in _BOXED.values() else 1
     if p in _PRIMITIVE_WIDEN or p in ("boolean", "double"):
         return None if arg not in _UNBOXED else 1
+    sups = _JDK_SUPERTYPES.get(arg)
+    if sups is not None:
+        base = p.split("<")[0].split(".")[-1]
+        return 1 if base in sups or base == arg else None
     return 1
 
 
@@ -233,8 +252,8 @@ class JavaFocalRules:
         """False only when the parameter is one of the repo's own types and the argument's type provably is not
         one of its subtypes (library types cannot extend repo types; repo types declare their supertypes)."""
         targets = self.index.focal_classes(param)
-        if not targets or arg == param:
-            return True
+        if not targets or arg == param or param in _JDK_SUPERTYPES.get(arg, ()):
+            return True  # a JDK class cannot extend a repo type: a parameter named like its JDK supertype is that
         sources = self.index.focal_classes(arg)
         if not sources:
             return arg in ("null", "lambda") or not (arg[:1].isupper() or arg in _BOXED or arg == "String")

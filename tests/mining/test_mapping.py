@@ -156,3 +156,20 @@ def test_helper_reached_named_method_and_unseen_named_calls(tmp_path):
     assert pairs["testApplyLength"].focal_signature.startswith("public static Function<String, Integer> asFunction()")
     # the name spells String.equals (JDK): asFunction is not what the test is about
     assert "testTrimEquals" not in pairs
+
+
+def test_jdk_class_arguments_pick_the_overload_of_their_supertype(tmp_path):
+    pairs = pairs_of(tmp_path, {
+        "src/main/java/a/Codec.java": "package a;\nimport java.lang.reflect.Type;\npublic class Codec {\n"
+            "  public String encode(Object o, Type t) { return \"\"; }\n"
+            "  public void encode(Object o, Appendable out) { }\n}\n",
+        "src/main/java/a/Type.java": "package a;\npublic enum Type { A, B }\n",  # a repo type with a JDK name
+        "src/test/java/a/CodecTest.java": "package a;\nimport org.junit.jupiter.api.Test;\n"
+            "import static org.junit.jupiter.api.Assertions.*;\nclass CodecTest {\n"
+            "  @Test void encodesAsDeclaredType() { assertEquals(\"\", new Codec().encode(1, Number.class)); }\n"
+            "  @Test void encodesIntoWriter() { java.io.StringWriter w = new java.io.StringWriter();"
+            " new Codec().encode(1, w); assertEquals(\"\", w.toString()); }\n}\n",
+    })
+    # a Class is a Type, never an Appendable; a StringWriter the other way round
+    assert pairs["encodesAsDeclaredType"].focal_signature == "public String encode(Object o, Type t)"
+    assert pairs["encodesIntoWriter"].focal_signature == "public void encode(Object o, Appendable out)"
