@@ -193,6 +193,9 @@ class JavaExtractor:
                     by_qual.get(cls.qualname.rsplit(".", 1)[0], cls).is_test_class
 
         facts.methods = [mf for _, mf in emitted]
+        for node, mf in emitted:
+            if mf.is_setup and mf.class_name in by_qual:
+                _setup_news(node, src, by_qual[mf.class_name])
         self._calls(found, src, emitted, by_qual)
         return facts
 
@@ -271,7 +274,11 @@ class JavaExtractor:
         cls.fields.append(one_line(syntax.text(node, src)))
         ftype = simple_type(syntax.text(node.child_by_field_name("type"), src), keep_array=True)
         for decl in node.children_by_field_name("declarator"):
-            cls.field_types[syntax.text(decl.child_by_field_name("name"), src)] = ftype
+            name = syntax.text(decl.child_by_field_name("name"), src)
+            cls.field_types[name] = ftype
+            made = _created_as(decl.child_by_field_name("value"), src)
+            if made and made != ftype:
+                cls.field_news[name] = made
 
     def _method(self, node: Node, src: bytes, cls: ClassFacts, is_ctor: bool) -> MethodFacts:
         name = syntax.text(node.child_by_field_name("name"), src)
@@ -398,7 +405,8 @@ class JavaExtractor:
                 if not tname:
                     scopes[i][var] = ("unknown", "")
                     continue
-            scopes[i][var] = ("type", tname)
+            made = _created_as(caps["value"][0], src) if "value" in caps else None
+            scopes[i][var] = ("type", tname, made) if made and made != tname else ("type", tname)
         return scopes
 
     def _site(self, node: Node, kind: str, name: str, src: bytes, scope: dict, index_of: dict[int, int]) -> CallSite:
@@ -470,6 +478,10 @@ class JavaExtractor:
             return simple_type(syntax.text(node.child_by_field_name("type"), src))
         if t == "cast_expression":
             return simple_type(syntax.text(node.child_by_field_name("type"), src), keep_array=True)
+        if t == "field_access":  # Traffic.RED: a constant of Traffic, its type if Traffic is an enum (the mapper knows)
+            obj, field = node.child_by_field_name("object"), syntax.text(node.child_by_field_name("field"), src)
+            owner = syntax.text(obj, src).rsplit(".", 1)[-1] if obj is not None and obj.type in ("identifier", "field_access") else ""
+            return owner + "#" if owner[:1].isupper() and field.isupper() else None
         if t == "method_invocation":  # Integer.valueOf(1), Double.valueOf(x): the boxed type
             obj = node.child_by_field_name("object")
             owner = syntax.text(obj, src) if obj is not None and obj.type == "identifier" else ""
@@ -495,8 +507,39 @@ def _class_scope(classes: dict[str, ClassFacts], qualname: str | None) -> dict:
     for k in range(1, len(parts) + 1):
         cls = classes.get(".".join(parts[:k]))
         if cls is not None:
-            scope.update({f: ("type", t) for f, t in cls.field_types.items()})
+            scope.update({f: ("type", t, cls.field_news[f]) if f in cls.field_news else ("type", t)
+                          for f, t in cls.field_types.items()})
     return scope
+
+
+def _created_as(value: Node | None, src: bytes) -> str | None:
+    """The class a `new C(...)` initializer creates (None for anything else)."""
+    if value is None or value.type != "object_creation_expression":
+        return None
+    return simple_type(syntax.text(value.child_by_field_name("type"), src))
+
+
+def _setup_news(node: Node, src: bytes, cls: ClassFacts) -> None:
+    """Fields a set-up method assigns a `new C(...)` to (`parser = new PosixParser()`): tests then run C's methods.
+    A field assigned two different classes keeps its declared type."""
+    stack = [node.child_by_field_name("body")]
+    seen: dict[str, str | None] = {}
+    while stack:
+        n = stack.pop()
+        if n is None:
+            continue
+        if n.type == "assignment_expression":
+            left = n.child_by_field_name("left")
+            if left is not None and left.type == "field_access" and left.child_by_field_name("object").type == "this":
+                left = left.child_by_field_name("field")
+            name = syntax.text(left, src) if left is not None and left.type == "identifier" else ""
+            made = _created_as(n.child_by_field_name("right"), src)
+            if name in cls.field_types and made:
+                seen[name] = made if seen.get(name, made) == made else None
+        stack.extend(n.named_children)
+    for name, made in seen.items():
+        if made and made != cls.field_types[name]:
+            cls.field_news[name] = made
 
 
 def _strip_annotations(header: str) -> str:

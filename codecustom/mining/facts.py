@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 # A call site's receiver, as far as the extractor could type it without global knowledge:
 #   ("self",)            unqualified call or this./self. call (method of the enclosing class, or a static import)
 #   ("type", "Foo")      receiver's static type is Foo (declared variable, new Foo(), cast, fixture return)
+#   ("type", "Foo", "Bar") Java: declared as Foo, created as new Bar(...) (Bar's methods run)
 #   ("static", "Foo")    receiver is the name Foo itself (Foo.bar(), or a class/function name imported as Foo)
 #   ("call", i)          receiver is the value returned by call site i of the same method
 #   ("module", "a.b")    Python: receiver is an imported module
@@ -30,7 +31,7 @@ class CallSite:
     name: str
     receiver: Receiver
     nargs: int | None  # None when unknown (method reference, callable passed to assertRaises)
-    arg_types: tuple[str | None, ...] = ()
+    arg_types: tuple[str | None, ...] = ()  # Java: "Owner#" for a constant Owner.NAME (an enum's type, else unknown)
     end: int = 0  # byte offset where the call ends (evaluation order)
     is_new: bool = False  # Java `new Foo(...)` / Python `Foo(...)` that may be a constructor
     # Java: "check" inside an assertion's arguments (assertEquals(1, x.size())), "act" inside one that runs its
@@ -91,6 +92,8 @@ class ClassFacts:
     is_nested_test: bool = False  # JUnit 5 @Nested or a nested test class
     indent: str = ""  # Python: indentation of the body
     attr_types: dict[str, Receiver] = field(default_factory=dict)  # Python test classes: self.x -> type
+    # Java: field name -> class it is created as (`Parser p = new StrictParser()`, or assigned so in a set-up method)
+    field_news: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(slots=True)

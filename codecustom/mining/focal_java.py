@@ -9,6 +9,7 @@ class's focal class and offer their own name to the `name` heuristic.
 
 from __future__ import annotations
 
+import dataclasses
 import posixpath
 
 from codecustom.mining.facts import CallSite
@@ -26,6 +27,9 @@ _PRIMITIVE_WIDEN = {
 _BOXED = {"int": "Integer", "long": "Long", "double": "Double", "float": "Float", "boolean": "Boolean",
           "char": "Character", "byte": "Byte", "short": "Short"}
 _UNBOXED = {v: k for k, v in _BOXED.items()}
+# JDK interfaces a repository class only implements by naming them (or a class that does) among its supertypes
+_JDK_INTERFACES = {"Iterable", "Collection", "List", "Set", "SortedSet", "NavigableSet", "Queue", "Deque", "Map",
+                   "SortedMap", "NavigableMap", "Iterator", "CharSequence"}
 _STRINGISH = {"String", "CharSequence", "Object", "Comparable", "Serializable"}
 _READER = {"Reader", "Readable", "Closeable", "AutoCloseable"}
 _WRITER = {"Writer", "Appendable", "Closeable", "Flushable", "AutoCloseable"}
@@ -252,6 +256,11 @@ class JavaFocalRules:
         """False only when the parameter is one of the repo's own types and the argument's type provably is not
         one of its subtypes (library types cannot extend repo types; repo types declare their supertypes)."""
         targets = self.index.focal_classes(param)
+        base = param.split("<")[0]
+        if not targets and base in _JDK_INTERFACES and arg != base:
+            # an enum constant passed where an Iterable goes: only if the repo type implements it
+            sources = self.index.classes_by_name.get(arg, ())
+            return not sources or not all(self._lacks_supertype(s, base) for s in sources)
         if not targets or arg == param or param in _JDK_SUPERTYPES.get(arg, ()):
             return True  # a JDK class cannot extend a repo type: a parameter named like its JDK supertype is that
         sources = self.index.focal_classes(arg)
@@ -276,6 +285,8 @@ class JavaFocalRules:
         mod = self.index.modules.get(test.method.path)
         helpers = self._helper_names(test.method.cls)
         for i, site in enumerate(test.call_sites):
+            if any(a is not None and a.endswith("#") for a in site.arg_types):
+                site = dataclasses.replace(site, arg_types=tuple(self._constant_type(a) for a in site.arg_types))
             cls, strong = self._receiver_class(site, test, scope, out, mod, helpers)
             targets: list[MethodRef] = []
             if cls is not None and not site.is_new and scope.classes and cls is not scope.classes[0] \
@@ -299,6 +310,26 @@ class JavaFocalRules:
             out.append(Resolved(i, site, cls, targets, strong))
         return out
 
+    def _constant_type(self, arg: str | None) -> str | None:
+        """`Traffic#` (the constant Traffic.RED) is a Traffic when Traffic is a repository enum; else unknown
+        (Calendar.MINUTE is an int)."""
+        if arg is None or not arg.endswith("#"):
+            return arg
+        cands = self.index.classes_by_name.get(arg[:-1], ())  # test code declares enums too (Traffic in EnumUtilsTest)
+        return arg[:-1] if cands and all(c.kind == "enum" for c in cands) else None
+
+    def _lacks_supertype(self, cls: ClassRef, name: str, depth: int = 0) -> bool:
+        """True when every supertype of ``cls`` is a repository class and none is ``name``."""
+        if depth > 5:
+            return False
+        for base in cls.bases:
+            if base == name:
+                return False
+            found = [b for b in self.index.classes_by_name.get(base, ()) if b is not cls]
+            if not found or not all(self._lacks_supertype(b, name, depth + 1) for b in found):
+                return False
+        return True
+
     def _helper_names(self, cls: ClassRef | None) -> set[str]:
         names: set[str] = set()
         while cls is not None:
@@ -309,6 +340,12 @@ class JavaFocalRules:
     def _receiver_class(self, site: CallSite, test: TestRef, scope: FocalScope, done: list[Resolved],
                         mod: ModuleRef | None, helpers: set[str]) -> tuple[ClassRef | None, bool]:
         kind = site.receiver[0]
+        if kind == "type" and len(site.receiver) > 2:
+            # declared as an interface, created as a repo class (`CommandLineParser p = new DefaultParser()`):
+            # the created class's method runs
+            made = self.class_named(site.receiver[2], test, scope)
+            if made is not None and self.members(made, site.name):
+                return made, True
         if kind in ("type", "static"):
             return self.class_named(site.receiver[1], test, scope), True
         if kind == "self":

@@ -55,6 +55,8 @@ ACCESSOR = re.compile(r"^((get|is|has)([A-Z_]|$)|(size|length|count|contains|equ
 ARRANGE = re.compile(r"^((set|with|add|put|push|register|append|insert|init)([A-Z_]|$))")
 FACTORY = re.compile(r"^((of|from|valueOf|copyOf|newInstance|getInstance|builder|create|build)$|new[A-Z])")
 # single abstract methods of the JDK's functional interfaces
+# calls that turn a configured builder into the object it builds
+TERMINAL = {"build", "create", "get"}
 FUNCTIONAL = {"apply", "accept", "test", "get", "run", "call", "compare", "applyasint", "applyaslong",
               "applyasdouble", "getasint", "getaslong", "getasdouble", "getasboolean"}
 CTOR_WORDS = {"constructor", "ctor", "init", "instantiation", "construction", "new", "creation"}
@@ -120,6 +122,7 @@ class Resolved:
     targets: list[MethodRef]  # overloads left after arity/type filtering
     strong: bool  # receiver type known (not a guess by name)
     in_scope: bool = False
+    configures: bool = False  # a fluent configuration call whose object a build()/create()/get() then makes
     value: object = None  # what the call returns, when the language rules know (Python)
 
     @property
@@ -215,6 +218,7 @@ class Mapper:
             # AbstractHelpFormatter) exercises the focal class too
             r.in_scope = bool(r.targets) and (scope.contains(r.targets[0]) or (
                 not r.site.is_new and r.strong and r.cls is not None and scope.contains_class(r.cls)))
+        _mark_configuration(resolved, scope)
         strong = [r for r in resolved if r.strong and r.targets]
         in_scope = [r for r in strong if r.in_scope]
         pool = in_scope or strong
@@ -236,7 +240,7 @@ class Mapper:
             if isinstance(hit, MethodRef):
                 called = any(hit in r.targets for r in pool)
                 return done(hit, "name", None if called else "name_uncalled")
-            if hit == "ambiguous_overload":
+            if hit in ("ambiguous_overload", "multi_overload"):
                 return hit
         stem = name_stem(test.method.name)
         rest = self._after_class_name(stem, scope)
@@ -244,9 +248,14 @@ class Mapper:
             hit = self._by_name("".join(rest), scope, pool, test, is_class_name=False)
             if isinstance(hit, MethodRef):
                 return done(hit, "name", None if any(hit in r.targets for r in pool) else "name_uncalled")
+            if hit == "multi_overload":
+                return hit
         # the name joins two called methods (testPushThenPop, test_parse_and_format): no single focal method
         if self._conjunction(stem, strong):
             return "conjunction"
+        # testGetSetNewLineText: the name names a getter/setter pair the test calls (no single focal method)
+        if _names_property_pair(stem, strong):
+            return "getter_setter"
         # 2. name_prefix
         called = {norm(r.targets[0].name): r for r in pool if not r.site.is_new}
         stems = [(stem, len(stem) - 1)] + ([(rest, len(rest))] if rest else [])
@@ -280,6 +289,11 @@ class Mapper:
                 if norm(m.name) not in unseen_named:
                     return "named_call_unseen"
                 return plain_done(m, heuristic, conf_key)
+        # a test whose every call on repository code is an accessor inside an assertion, of several methods, only
+        # checks state its set-up made (parsing in setUp, then hasOption and getOptionValue): no single focal method
+        checks = [r for r in pool if not r.site.is_new]
+        if checks and len(checks) == len(pool) and all(_kind(r) == -2 for r in checks) and len({(_owner(r.targets[0]), r.targets[0].name) for r in checks}) > 1:
+            return "checks_only"
         # 3. unique_call
         distinct = {id(t): t for r in pool if not r.site.is_new for t in r.targets}
         groups = {(t.cls.key if t.cls else t.path, t.name) for t in distinct.values()}
@@ -424,7 +438,9 @@ class Mapper:
 
     @staticmethod
     def _one_overload(name: str, pool: list[Resolved], test: TestRef, overloads: list[MethodRef] | None = None) -> MethodRef | str:
-        """Resolve which overload of ``name`` the test exercises from the calls it makes."""
+        """Resolve which overload of ``name`` the test exercises from the calls it makes. A test that calls several
+        overloads of it (hasOption(char), hasOption(String), ...) has no single focal method, unless its name spells
+        one overload's parameter types (testAppend_StringBuilder_int_int)."""
         calls = [r for r in pool if r.targets and r.targets[0].name == name and not r.site.is_new]
         if overloads is not None:
             ids = {id(m) for m in overloads}
@@ -434,19 +450,15 @@ class Mapper:
             if overloads is not None and len(overloads) == 1:
                 return overloads[0]
             return "ambiguous_overload"
-        distinct = {id(m): m for m in exact}
-        if len(distinct) == 1 and len(exact) == len(calls):
-            return exact[0]
-        if len(distinct) >= 1:
-            # several overloads called: the one called last before the first assertion is the act
-            limit = test.first_assert_end
-            before = [r for r in calls if len(r.targets) == 1 and (limit is None or r.site.end <= limit)]
-            if before and len({id(r.targets[0]) for r in calls if len(r.targets) == 1}) == 1:
-                return before[-1].targets[0]
-            if before:
-                return before[-1].targets[0]
-            return exact[-1]
-        return "ambiguous_overload"
+        if not exact:
+            return "ambiguous_overload"
+        limit = test.first_assert_end
+        before = [r.targets[0] for r in calls if len(r.targets) == 1 and (limit is None or r.site.end <= limit)]
+        pick = before[-1] if before else exact[-1]
+        same = {id(m): m for m in exact if _owner(m) == _owner(pick)}
+        if len(same) == 1:
+            return pick
+        return _overload_named(test.method.name, list(same.values())) or "multi_overload"
 
     def _last_call(self, test: TestRef, pool: list[Resolved], done) -> Mapping | str:
         if not test.has_assert or test.first_assert_end is None:
@@ -454,11 +466,21 @@ class Mapper:
         limit = test.first_assert_end
         calls = [r for r in pool if not r.site.is_new and r.targets]
         before = [r for r in calls if r.site.end <= limit]
+        if all(_kind(r) == -2 for r in before):
+            # the first assertion only checks the state set-up left (assertNull(o.getType())): the act comes after it,
+            # up to the next check
+            act = next((r for r in calls if r.site.end > limit and r.site.assert_role != "check" and _kind(r) >= 1), None)
+            if act is not None:
+                nxt = next((r for r in calls if r.site.end > act.site.end and r.site.assert_role == "check"), None)
+                limit = nxt.site.end if nxt is not None else calls[-1].site.end
+                before = [r for r in calls if r.site.end <= limit]
         if not before:
             return "ambiguous"
 
         kind = _kind
         best = max(kind(r) for r in before)
+        if best < 2 and any(r.configures for r in before):
+            return "setup_only"  # a builder configured, then only arranged or read: no act to call the focal method
         chosen = [r for r in before if kind(r) == best][-1]
         key = (chosen.targets[0].cls.key if chosen.targets[0].cls else chosen.targets[0].path, chosen.targets[0].name)
         if best == 2:
@@ -472,6 +494,13 @@ class Mapper:
         m = self._one_overload(chosen.targets[0].name, before, test)
         if not isinstance(m, MethodRef):
             return m
+        # other overloads of it called after the first assertion are exercised too
+        others = {id(r.targets[0]): r.targets[0] for r in calls
+                  if len(r.targets) == 1 and r.targets[0].name == m.name and _owner(r.targets[0]) == _owner(m)}
+        if len(others) > 1:
+            m = _overload_named(test.method.name, list(others.values())) or "multi_overload"
+            if not isinstance(m, MethodRef):
+                return m
         return done(m, "last_call")
 
 
@@ -481,12 +510,77 @@ def _kind(r: Resolved) -> int:
     that assertThrows & co. run is the act (`assertThrows(E.class, init::get)`)."""
     if r.site.assert_role == "act" and r.site.nargs is None:
         return 2
+    if r.configures:
+        return 1
     name = r.targets[0].name
     if FACTORY.match(name):
         return -1
     if ACCESSOR.match(name):
         return -2 if r.site.assert_role == "check" else 0
     return 1 if ARRANGE.match(name) else 2
+
+
+def _mark_configuration(resolved: list[Resolved], scope: FocalScope) -> None:
+    """Mark fluent configuration calls (a method returning its own class, `serializeNulls()`) whose object a later
+    build()/create()/get() turns into the object under test: they set up, like a constructor's arguments.
+    Chained (`new GsonBuilder().serializeNulls().create()`) or on a variable of the builder's type. A builder that
+    is itself the focal class (GsonBuilderTest) is what the test is about: its calls stay acts."""
+    def fluent(r: Resolved) -> bool:
+        m = r.method
+        return (m is not None and not r.site.is_new and m.cls is not None and bool(m.return_type)
+                and not scope.contains_class(m.cls)
+                and m.return_type.split("<")[0].split(".")[-1].strip() == m.cls.name)
+
+    def terminal(r: Resolved) -> bool:
+        return not r.site.is_new and r.site.name in TERMINAL
+    feeds: dict[int, Resolved] = {}  # call index -> the call made on its result
+    for r in resolved:
+        if r.site.receiver[0] == "call" and isinstance(r.site.receiver[1], int):
+            feeds.setdefault(r.site.receiver[1], r)
+    for r in resolved:
+        if not fluent(r):
+            continue
+        nxt = feeds.get(r.index)
+        while nxt is not None and fluent(nxt) and not terminal(nxt):
+            nxt = feeds.get(nxt.index)
+        if nxt is not None and terminal(nxt):
+            r.configures = True
+        elif nxt is None and r.site.receiver[0] == "type":
+            # builder.serializeNulls(); ... builder.create()
+            r.configures = any(terminal(o) and o.site.receiver[:2] == r.site.receiver[:2] and o.site.end > r.site.end
+                               for o in resolved)
+
+
+def _names_property_pair(stem: list[str], strong: list[Resolved]) -> bool:
+    """Whether the name runs a getter and a setter word together (`get set new line text`) and the test calls
+    both a getter and a setter of one property."""
+    pair = any({stem[i], stem[i + 1]} in ({"get", "set"}, {"is", "set"}) for i in range(len(stem) - 1))
+    if not pair:
+        return False
+    names = {t.name for r in strong for t in r.targets}
+    props = {n[3:] for n in names if n.startswith("set") and n[3:4].isupper()}
+    return any(n[3:] in props for n in names if n.startswith("get")) or any(n[2:] in props for n in names if n.startswith("is"))
+
+
+def _owner(m: MethodRef) -> str:
+    return m.cls.key if m.cls else m.path
+
+
+def _overload_named(test_name: str, methods: list[MethodRef]) -> MethodRef | None:
+    """The one overload whose parameter types the words after the method's name in the test name spell
+    (`testToPrimitive_byte_byte` -> toPrimitive(Byte[],byte)), else None."""
+    stem = name_stem(test_name)
+    mw = list(_words(methods[0].name))
+    for i in range(len(stem) - len(mw) + 1):
+        if stem[i:i + len(mw)] == mw:
+            rest = stem[i + len(mw):]
+            break
+    else:
+        return None
+    if not rest:
+        return None
+    hits = [m for m in methods if [w for t in m.param_types for w in _words(t or "")] == rest]
+    return hits[0] if len(hits) == 1 else None
 
 
 def _receiver_type(r: Resolved, resolved: list[Resolved]) -> str | None:

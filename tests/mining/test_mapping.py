@@ -173,3 +173,64 @@ def test_jdk_class_arguments_pick_the_overload_of_their_supertype(tmp_path):
     # a Class is a Type, never an Appendable; a StringWriter the other way round
     assert pairs["encodesAsDeclaredType"].focal_signature == "public String encode(Object o, Type t)"
     assert pairs["encodesIntoWriter"].focal_signature == "public void encode(Object o, Appendable out)"
+
+
+def test_several_overloads_pairs_and_checks_have_no_single_focal(tmp_path):
+    pairs = pairs_of(tmp_path, {
+        "src/main/java/a/Opts.java": "package a;\npublic class Opts {\n"
+            "  public boolean has(char c) { return false; }\n"
+            "  public boolean has(String s) { return false; }\n"
+            "  public String text(String s, int n) { return s; }\n"
+            "  public String text(String s) { return s; }\n"
+            "  public int getWidth() { return 0; }\n  public void setWidth(int w) { }\n"
+            "  public Object getKind() { return null; }\n  public void setKind(Object k) { }\n"
+            "  public static long at(java.util.Calendar c, int field) { return 0; }\n}\n",
+        "src/test/java/a/OptsTest.java": "package a;\nimport org.junit.jupiter.api.*;\n"
+            "import static org.junit.jupiter.api.Assertions.*;\nclass OptsTest {\n  private Opts o;\n"
+            "  @BeforeEach void setUp() { o = new Opts(); }\n"
+            "  @Test void testHas() { assertFalse(o.has('a')); assertFalse(o.has(\"a\")); }\n"
+            "  @Test void testText_String_int() { assertEquals(\"a\", o.text(\"a\", 1)); assertEquals(\"a\", o.text(\"a\")); }\n"
+            "  @Test void testGetSetWidth() { o.setWidth(2); assertEquals(2, o.getWidth()); }\n"
+            "  @Test void kindAfterChange() { assertNull(o.getKind()); o.setKind(\"x\"); assertEquals(\"x\", o.getKind()); }\n"
+            "  @Test void initialState() { assertEquals(0, o.getWidth()); assertNull(o.getKind()); }\n"
+            "  @Test void minuteField() { assertEquals(0, Opts.at(java.util.Calendar.getInstance(), java.util.Calendar.MINUTE)); }\n}\n",
+    })
+    assert "testHas" not in pairs  # has(char) and has(String): a test of several overloads
+    assert pairs["testText_String_int"].focal_signature == "public String text(String s, int n)"  # the name picks one
+    assert "testGetSetWidth" not in pairs  # a getter/setter pair
+    # the first assertion only checks the initial state: the act is the setter after it
+    assert pairs["kindAfterChange"].focal_signature == "public void setKind(Object k)"
+    assert "initialState" not in pairs  # accessors of several methods checked, nothing acted on
+    # Calendar.MINUTE is an int constant, never typed as a Calendar
+    assert pairs["minuteField"].focal_signature == "public static long at(java.util.Calendar c, int field)"
+
+
+def test_created_class_builder_setup_and_enum_constants(tmp_path):
+    pairs = pairs_of(tmp_path, {
+        "src/main/java/a/Reader.java": "package a;\npublic interface Reader { String read(String s); }\n",
+        "src/main/java/a/FastReader.java": "package a;\npublic class FastReader implements Reader {\n"
+            "  public String read(String s) { return s; }\n}\n",
+        "src/main/java/a/Color.java": "package a;\npublic enum Color { RED, BLUE }\n",
+        "src/main/java/a/Conf.java": "package a;\npublic class Conf {\n"
+            "  public static Builder builder() { return new Builder(); }\n"
+            "  public static class Builder { public Builder strict() { return this; }"
+            " public Builder width(int w) { return this; } public Conf build() { return new Conf(); } }\n"
+            "  public String render(Reader r, String s) { return r.read(s); }\n"
+            "  public static <E extends Enum<E>> long bits(Class<E> c, Iterable<? extends E> v) { return 0; }\n"
+            "  @SafeVarargs public static <E extends Enum<E>> long bits(Class<E> c, E... v) { return 0; }\n}\n",
+        "src/test/java/a/UsageTest.java": "package a;\nimport org.junit.jupiter.api.*;\n"
+            "import static org.junit.jupiter.api.Assertions.*;\nclass UsageTest {\n  private Reader field;\n"
+            "  @BeforeEach void setUp() { field = new FastReader(); }\n"
+            "  @Test void readsThroughField() { assertEquals(\"a\", field.read(\"a\")); }\n"
+            "  @Test void readsThroughLocal() { Reader r = new FastReader(); String s = r.read(\"b\"); assertEquals(\"b\", s); }\n"
+            "  @Test void rendersConfigured() { Conf c = Conf.builder().strict().width(3).build();"
+            " assertEquals(\"x\", c.render(field, \"x\")); }\n"
+            "  @Test void bitsOfConstant() { assertEquals(0, Conf.bits(null, Color.RED)); }\n}\n",
+    })
+    # declared as the interface, created as FastReader (in setUp or at the declaration): FastReader.read runs
+    assert pairs["readsThroughField"].focal_class == "FastReader"
+    assert pairs["readsThroughLocal"].focal_class == "FastReader"
+    # strict() and width() configure what build() makes: render is the one act
+    assert pairs["rendersConfigured"].focal_signature == "public String render(Reader r, String s)"
+    # an enum constant is not an Iterable: the varargs overload
+    assert pairs["bitsOfConstant"].focal_signature.endswith("bits(Class<E> c, E... v)")
