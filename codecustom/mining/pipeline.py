@@ -230,10 +230,9 @@ class Miner:
         self.timings["extract_s"] = time.perf_counter() - t0
 
     def _bar(self, total: int | None):
-        if self.console is not None:
+        if self.console is not None and getattr(self.console, "shows_progress", True):
             return self.console.progress(total=total, desc="mining", unit="file")
-        from tqdm.auto import tqdm
-        return tqdm(total=total, disable=True)
+        return _NoBar()
 
     def _accept(self, res: FileResult) -> None:
         if res.reason:
@@ -443,6 +442,16 @@ class Miner:
         except (RecursionError, MemoryError, ValueError):
             return set()
         return {(m.class_name, m.name) for m in facts.methods if m.is_test}
+
+
+class _NoBar:
+    """Stands in for a disabled progress bar (importing tqdm costs more than a small mining run)."""
+
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
 def _method_record(facts: FileFacts, mf: MethodFacts) -> dict:
