@@ -8,6 +8,8 @@ by offset.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 import multiprocessing as mp
 import os
@@ -316,7 +318,7 @@ class Miner:
                     "focal_class": mp_.focal.cls.qualname if mp_.focal.cls else None,
                     "focal_signature": mp_.focal.signature,
                 }
-                out.write(json.dumps(rec, ensure_ascii=False) + "\n")
+                out.write(_JSON.encode(rec) + "\n")
                 pair_methods.update((mp_.test.method.ordinal, mp_.focal.ordinal))
                 heur[mp_.heuristic] += 1
                 rules[mp_.class_rule] += 1
@@ -466,8 +468,11 @@ def _method_record(facts: FileFacts, mf: MethodFacts) -> dict:
     }
 
 
+_JSON = json.JSONEncoder(ensure_ascii=False)  # what json.dumps(ensure_ascii=False) builds on every call
+
+
 def _dump(d: dict) -> bytes:
-    return (json.dumps(d, ensure_ascii=False) + "\n").encode("utf-8", "surrogatepass")
+    return (_JSON.encode(d) + "\n").encode("utf-8", "surrogatepass")
 
 
 _SPLIT_TAIL = b'"split": "train"}\n'
@@ -485,6 +490,20 @@ def _read_at(fh, offset: int) -> dict:
     return json.loads(fh.readline())
 
 
+@contextlib.contextmanager
+def _rare_collections() -> Iterator[None]:
+    """Run the cyclic GC rarely while mining: a run allocates millions of short-lived, acyclic objects while the
+    index it keeps grows, and CPython's default (a young collection every 700 allocations) keeps rescanning it."""
+    old = gc.get_threshold()
+    gc.freeze()  # what is alive already (modules, grammars) is never garbage
+    gc.set_threshold(50_000, 20, 100)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
+        gc.unfreeze()
+
+
 def run(source, out: Path, options: MineOptions, *, console=None, repo_label: str, revision: str,
         extra: dict | None = None) -> tuple[Path, Manifest]:
     """Mine ``source`` into ``out`` atomically (a temp folder renamed into place)."""
@@ -499,33 +518,34 @@ def run(source, out: Path, options: MineOptions, *, console=None, repo_label: st
     if work.exists():
         shutil.rmtree(work)
     work.mkdir()
-    try:
-        t0 = time.perf_counter()
-        miner = Miner(work, options, console)
-        entries = source.entries()
-        total = None
-        if getattr(source, "listable", True):
-            entries = list(entries)  # light (paths, sizes, lazy readers): gives the progress bar a total
-            total = len(entries)
-        miner.consume(entries, total)
-        mappings = miner.map_tests()
-        base = {"repo": repo_label, "revision": revision, "project": getattr(source, "project", None),
-                "extra": dict(extra or {})}
-        miner.timings["total_s"] = time.perf_counter() - t0
-        manifest = miner.write(mappings, source=source, manifest_base=base)
-        manifest.extra["timings_s"]["total_s"] = round(time.perf_counter() - t0, 3)
-        (work / "manifest.json").write_text(json.dumps(asdict(manifest), indent=2, ensure_ascii=False) + "\n",
-                                            encoding="utf-8")
-        if out.exists():
-            old = out.parent / f".{out.name}.old-{os.getpid()}"
-            out.rename(old)
-            work.rename(out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            work.rename(out)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
+    with _rare_collections():
+        try:
+            t0 = time.perf_counter()
+            miner = Miner(work, options, console)
+            entries = source.entries()
+            total = None
+            if getattr(source, "listable", True):
+                entries = list(entries)  # light (paths, sizes, lazy readers): gives the progress bar a total
+                total = len(entries)
+            miner.consume(entries, total)
+            mappings = miner.map_tests()
+            base = {"repo": repo_label, "revision": revision, "project": getattr(source, "project", None),
+                    "extra": dict(extra or {})}
+            miner.timings["total_s"] = time.perf_counter() - t0
+            manifest = miner.write(mappings, source=source, manifest_base=base)
+            manifest.extra["timings_s"]["total_s"] = round(time.perf_counter() - t0, 3)
+            (work / "manifest.json").write_text(json.dumps(asdict(manifest), indent=2, ensure_ascii=False) + "\n",
+                                                encoding="utf-8")
+            if out.exists():
+                old = out.parent / f".{out.name}.old-{os.getpid()}"
+                out.rename(old)
+                work.rename(out)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                work.rename(out)
+        except BaseException:
+            shutil.rmtree(work, ignore_errors=True)
+            raise
     return out, manifest
 
 
