@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import textwrap
+from json.encoder import encode_basestring
 
 from codecustom.mining.index import ClassRef, CodeIndex, MethodRef
 from codecustom.mining.records import CONTEXT_LEVELS
@@ -22,36 +23,58 @@ class JavaContext:
         self._skeletons: dict[str, tuple] = {}
 
     def build(self, focal: MethodRef, body: str, index: CodeIndex) -> dict[str, str]:
+        return {level: "\n".join(lines) for level, lines in self._lines(focal, body, plain=True).items()}
+
+    def build_json(self, focal: MethodRef, body: str, index: CodeIndex) -> dict[str, str]:
+        """:meth:`build` with every value already a JSON string literal (``json.dumps(value, ensure_ascii=False)``).
+
+        A class's skeleton lines are escaped once and reused by every pair of the class: escaping is per
+        character, so escaping the pieces and joining them with an escaped newline gives the same text.
+        """
+        return {level: '"' + "\\n".join(lines) + '"' for level, lines in self._lines(focal, body, plain=False).items()}
+
+    def _lines(self, focal: MethodRef, body: str, *, plain: bool) -> dict[str, list[str]]:
+        """Per level, the lines that make it (JSON-escaped unless ``plain``)."""
+        esc = _escape if not plain else str
         fm = body.strip("\n")
         cls = focal.cls
         if cls is None:
-            return {level: fm for level in CONTEXT_LEVELS}
+            fm_lines = [esc(fm)]
+            return {level: fm_lines for level in CONTEXT_LEVELS}
         ind = "    "
-        fm_in = textwrap.indent(fm, ind)
+        fm_in = esc(textwrap.indent(fm, ind))
         if cls.key not in self._skeletons:  # per class, once
+            ctor_lines = [(m, f"{ind}{m.signature};") for m in cls.constructors()]
+            other_lines = [(m, f"{ind}{m.signature};") for m in cls.methods if not m.is_constructor and not m.is_test]
+            field_lines = [f"{ind}{f}" for f in cls.fields]
+            head = f"{cls.header} {{"
             self._skeletons[cls.key] = (
-                [(m, f"{ind}{m.signature};") for m in cls.constructors()],
-                [(m, f"{ind}{m.signature};") for m in cls.methods if not m.is_constructor and not m.is_test],
-                [f"{ind}{f}" for f in cls.fields])
-        all_ctors, all_others, fields = self._skeletons[cls.key]
+                (ctor_lines, other_lines, field_lines, head),
+                ([(m, _escape(x)) for m, x in ctor_lines], [(m, _escape(x)) for m, x in other_lines],
+                 [_escape(x) for x in field_lines], _escape(head)))
+        all_ctors, all_others, fields, head = self._skeletons[cls.key][0 if plain else 1]
         ctors = [line for m, line in all_ctors if m is not focal]
         others = [line for m, line in all_others if m is not focal]
-        head = f"{cls.header} {{"
 
-        def block(*parts: list[str]) -> str:
+        def block(*parts: list[str]) -> list[str]:
             lines = [head]
             for part in parts:
                 lines.extend(part)
             lines.append("}")
-            return "\n".join(lines)
+            return lines
 
         return {
-            "fm": fm,
+            "fm": [esc(fm)],
             "fm_fc": block([fm_in]),
             "fm_fc_c": block(ctors, [fm_in]),
             "fm_fc_c_m": block(ctors, [fm_in], others),
             "fm_fc_c_m_f": block(fields, ctors, [fm_in], others),
         }
+
+
+def _escape(text: str) -> str:
+    """``text`` as inside a JSON string literal (what json.dumps(ensure_ascii=False) writes between the quotes)."""
+    return encode_basestring(text)[1:-1]
 
 
 class PythonContext:

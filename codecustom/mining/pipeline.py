@@ -11,14 +11,17 @@ from __future__ import annotations
 import contextlib
 import gc
 import json
+import mmap
 import multiprocessing as mp
 import os
 import shutil
 import sys
 import time
+from array import array
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
+from json.encoder import encode_basestring
 from pathlib import Path
 
 from codecustom import __version__
@@ -138,6 +141,7 @@ class Miner:
         self._method_spool = open(work_dir / "methods.spool", "wb")
         self._file_spool = open(work_dir / "files.spool", "wb")
         self._method_hashes: set[int] = set()
+        self._body_hash = array("Q")  # ordinal -> content hash of the method's body (pairs are deduped on it)
         self._dup_methods: set[int] = set()
         self._file_hashes: set[int] = set()
         self._near = dedupe.NearDuplicateIndex()
@@ -249,6 +253,7 @@ class Miner:
         offsets: list[int | None] = []
         ids: list[str] = []
         spool = self._method_spool
+        self._body_hash.extend(res.method_hashes)
         for line, h in zip(res.method_lines, res.method_hashes):
             if h in self._method_hashes:
                 self._dup_methods.add(self._ordinal)
@@ -296,29 +301,32 @@ class Miner:
         rules: Counter[str] = Counter()
         pair_methods: set[int] = set()
         seen_pairs: set[tuple[int, int]] = set()
-        with open(self.work / "methods.spool", "rb") as spool, open(self.work / "pairs.jsonl", "w", encoding="utf-8") as out:
+        with open(self.work / "methods.spool", "rb") as spool_file, open(self.work / "pairs.jsonl", "w", encoding="utf-8") as out, \
+                (mmap.mmap(spool_file.fileno(), 0, access=mmap.ACCESS_READ) if mappings else contextlib.nullcontext()) as spool:
             for mp_ in sorted(mappings, key=lambda m: m.test.method.ordinal):
-                test_rec = _read_at(spool, mp_.test.method.offset)
-                focal_rec = _read_at(spool, mp_.focal.offset)
-                key = (dedupe.content_hash(test_rec["body"]), dedupe.content_hash(focal_rec["body"]))
+                key = (self._body_hash[mp_.test.method.ordinal], self._body_hash[mp_.focal.ordinal])
                 if key in seen_pairs:
                     self.counts["duplicate_pairs"] += 1
                     continue
                 seen_pairs.add(key)
+                test_rec = _read_at(spool, mp_.test.method.offset)
+                focal_rec = _read_at(spool, mp_.focal.offset)
                 builder = contexts[mp_.focal.language]
-                ctx = builder.build(mp_.focal, focal_rec["body"], self.index)
+                if hasattr(builder, "build_json"):
+                    ctx = builder.build_json(mp_.focal, focal_rec["body"], self.index)
+                else:
+                    ctx = {lvl: _JSON.encode(v) for lvl, v in builder.build(mp_.focal, focal_rec["body"], self.index).items()}
                 split = pair_split[id(mp_)]
-                rec = {  # PairRecord's fields, built directly (asdict deep-copies)
-                    "test_id": mp_.test.method.id, "focal_id": mp_.focal.id, "language": mp_.focal.language,
-                    "heuristic": mp_.heuristic, "confidence": mp_.confidence, "test_path": mp_.test.method.path,
-                    "focal_path": mp_.focal.path, "test": test_rec["body"], "focal": focal_rec["body"],
-                    "context": {lvl: ctx[lvl] for lvl in CONTEXT_LEVELS}, "split": split, "class_rule": mp_.class_rule,
-                    "framework": mp_.test.framework,
-                    "test_class": mp_.test.method.cls.qualname if mp_.test.method.cls else None,
-                    "focal_class": mp_.focal.cls.qualname if mp_.focal.cls else None,
-                    "focal_signature": mp_.focal.signature,
-                }
-                out.write(_JSON.encode(rec) + "\n")
+                values = (  # PairRecord's fields in order; each is JSON text already
+                    mp_.test.method.id, mp_.focal.id, mp_.focal.language, mp_.heuristic, mp_.confidence,
+                    mp_.test.method.path, mp_.focal.path, test_rec["body"], focal_rec["body"],
+                    _JsonText("{" + ", ".join([_CONTEXT_KEYS[lvl] + ctx[lvl] for lvl in CONTEXT_LEVELS]) + "}"), split,
+                    mp_.class_rule, mp_.test.framework,
+                    mp_.test.method.cls.qualname if mp_.test.method.cls else None,
+                    mp_.focal.cls.qualname if mp_.focal.cls else None,
+                    mp_.focal.signature,
+                )
+                out.write(_json_object(_PAIR_KEYS, values) + "\n")
                 pair_methods.update((mp_.test.method.ordinal, mp_.focal.ordinal))
                 heur[mp_.heuristic] += 1
                 rules[mp_.class_rule] += 1
@@ -471,6 +479,31 @@ def _method_record(facts: FileFacts, mf: MethodFacts) -> dict:
 _JSON = json.JSONEncoder(ensure_ascii=False)  # what json.dumps(ensure_ascii=False) builds on every call
 
 
+class _JsonText(str):
+    """A value that is JSON text already."""
+
+
+_PAIR_FIELDS = ("test_id", "focal_id", "language", "heuristic", "confidence", "test_path", "focal_path", "test", "focal",
+                "context", "split", "class_rule", "framework", "test_class", "focal_class", "focal_signature")
+_PAIR_KEYS = tuple(encode_basestring(k) + ": " for k in _PAIR_FIELDS)
+_CONTEXT_KEYS = {lvl: encode_basestring(lvl) + ": " for lvl in CONTEXT_LEVELS}
+
+
+def _json_object(keys: tuple[str, ...], values: tuple) -> str:
+    """``json.dumps(dict(zip(keys, values)), ensure_ascii=False)`` with keys given as ``'"key": '`` prefixes;
+    values that are :class:`_JsonText` go in as they are (the pair's context is assembled from pre-escaped
+    class skeletons instead of being escaped again for every pair)."""
+    parts = []
+    for key, v in zip(keys, values):
+        if type(v) is _JsonText:
+            parts.append(key + v)
+        elif type(v) is str:
+            parts.append(key + encode_basestring(v))
+        else:
+            parts.append(key + _JSON.encode(v))
+    return "{" + ", ".join(parts) + "}"
+
+
 def _dump(d: dict) -> bytes:
     return (_JSON.encode(d) + "\n").encode("utf-8", "surrogatepass")
 
@@ -485,9 +518,8 @@ def _with_split(line: bytes, split: str) -> bytes:
     return line[: -len(_SPLIT_TAIL)] + b'"split": "' + split.encode() + b'"}\n'
 
 
-def _read_at(fh, offset: int) -> dict:
-    fh.seek(offset)
-    return json.loads(fh.readline())
+def _read_at(spool: mmap.mmap, offset: int) -> dict:
+    return json.loads(spool[offset:spool.find(b"\n", offset) + 1])
 
 
 @contextlib.contextmanager
