@@ -329,12 +329,15 @@ class JavaExtractor:
             raw[i].append((end, name, node, kind))
         detailed = [i for i, (_, mf) in enumerate(emitted) if mf.is_test or mf.is_setup]
         scopes = self._scopes(found.get("locals", []), src, spans, detailed) if detailed else {}
+        class_scopes: dict[str | None, dict] = {}
         for i, (node, mf) in enumerate(emitted):
             calls = sorted(raw[i], key=_first)
             mf.calls = [("new " + name) if kind == "new" else name for _, name, _, kind in calls]
             if i not in scopes:
                 continue
-            scope = dict(_class_scope(classes, mf.class_name))
+            if mf.class_name not in class_scopes:
+                class_scopes[mf.class_name] = _class_scope(classes, mf.class_name)
+            scope = dict(class_scopes[mf.class_name])
             scope.update(scopes[i])
             index_of: dict[int, int] = {}
             first_assert: tuple[int, int] | None = None
