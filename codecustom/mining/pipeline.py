@@ -301,7 +301,7 @@ class Miner:
         rules: Counter[str] = Counter()
         pair_methods: set[int] = set()
         seen_pairs: set[tuple[int, int]] = set()
-        with open(self.work / "methods.spool", "rb") as spool_file, open(self.work / "pairs.jsonl", "w", encoding="utf-8") as out, \
+        with open(self.work / "methods.spool", "rb") as spool_file, open(self.work / "pairs.jsonl", "wb") as out, \
                 (mmap.mmap(spool_file.fileno(), 0, access=mmap.ACCESS_READ) if mappings else contextlib.nullcontext()) as spool:
             for mp_ in sorted(mappings, key=lambda m: m.test.method.ordinal):
                 key = (self._body_hash[mp_.test.method.ordinal], self._body_hash[mp_.focal.ordinal])
@@ -315,18 +315,19 @@ class Miner:
                 if hasattr(builder, "build_json"):
                     ctx = builder.build_json(mp_.focal, focal_rec["body"], self.index)
                 else:
-                    ctx = {lvl: _JSON.encode(v) for lvl, v in builder.build(mp_.focal, focal_rec["body"], self.index).items()}
+                    ctx = {lvl: _JSON.encode(v).encode("utf-8")
+                           for lvl, v in builder.build(mp_.focal, focal_rec["body"], self.index).items()}
                 split = pair_split[id(mp_)]
                 values = (  # PairRecord's fields in order; each is JSON text already
                     mp_.test.method.id, mp_.focal.id, mp_.focal.language, mp_.heuristic, mp_.confidence,
                     mp_.test.method.path, mp_.focal.path, test_rec["body"], focal_rec["body"],
-                    _JsonText("{" + ", ".join([_CONTEXT_KEYS[lvl] + ctx[lvl] for lvl in CONTEXT_LEVELS]) + "}"), split,
+                    _JsonText(b"{" + b", ".join([_CONTEXT_KEYS[lvl] + ctx[lvl] for lvl in CONTEXT_LEVELS]) + b"}"), split,
                     mp_.class_rule, mp_.test.framework,
                     mp_.test.method.cls.qualname if mp_.test.method.cls else None,
                     mp_.focal.cls.qualname if mp_.focal.cls else None,
                     mp_.focal.signature,
                 )
-                out.write(_json_object(_PAIR_KEYS, values) + "\n")
+                out.write(_json_object(_PAIR_KEYS, values) + b"\n")
                 pair_methods.update((mp_.test.method.ordinal, mp_.focal.ordinal))
                 heur[mp_.heuristic] += 1
                 rules[mp_.class_rule] += 1
@@ -479,29 +480,29 @@ def _method_record(facts: FileFacts, mf: MethodFacts) -> dict:
 _JSON = json.JSONEncoder(ensure_ascii=False)  # what json.dumps(ensure_ascii=False) builds on every call
 
 
-class _JsonText(str):
-    """A value that is JSON text already."""
+class _JsonText(bytes):
+    """A value that is JSON text already (UTF-8)."""
 
 
 _PAIR_FIELDS = ("test_id", "focal_id", "language", "heuristic", "confidence", "test_path", "focal_path", "test", "focal",
                 "context", "split", "class_rule", "framework", "test_class", "focal_class", "focal_signature")
-_PAIR_KEYS = tuple(encode_basestring(k) + ": " for k in _PAIR_FIELDS)
-_CONTEXT_KEYS = {lvl: encode_basestring(lvl) + ": " for lvl in CONTEXT_LEVELS}
+_PAIR_KEYS = tuple((encode_basestring(k) + ": ").encode() for k in _PAIR_FIELDS)
+_CONTEXT_KEYS = {lvl: (encode_basestring(lvl) + ": ").encode() for lvl in CONTEXT_LEVELS}
 
 
-def _json_object(keys: tuple[str, ...], values: tuple) -> str:
-    """``json.dumps(dict(zip(keys, values)), ensure_ascii=False)`` with keys given as ``'"key": '`` prefixes;
-    values that are :class:`_JsonText` go in as they are (the pair's context is assembled from pre-escaped
-    class skeletons instead of being escaped again for every pair)."""
+def _json_object(keys: tuple[bytes, ...], values: tuple) -> bytes:
+    """``json.dumps(dict(zip(keys, values)), ensure_ascii=False).encode()`` with keys given as ``b'"key": '``
+    prefixes; values that are :class:`_JsonText` go in as they are (the pair's context is assembled from
+    pre-escaped, pre-encoded class skeletons instead of being escaped and encoded again for every pair)."""
     parts = []
     for key, v in zip(keys, values):
         if type(v) is _JsonText:
             parts.append(key + v)
         elif type(v) is str:
-            parts.append(key + encode_basestring(v))
+            parts.append(key + encode_basestring(v).encode("utf-8"))
         else:
-            parts.append(key + _JSON.encode(v))
-    return "{" + ", ".join(parts) + "}"
+            parts.append(key + _JSON.encode(v).encode("utf-8"))
+    return b"{" + b", ".join(parts) + b"}"
 
 
 def _dump(d: dict) -> bytes:
