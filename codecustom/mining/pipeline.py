@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import gc
 import json
-import mmap
 import multiprocessing as mp
 import os
 import shutil
@@ -301,8 +300,7 @@ class Miner:
         rules: Counter[str] = Counter()
         pair_methods: set[int] = set()
         seen_pairs: set[tuple[int, int]] = set()
-        with open(self.work / "methods.spool", "rb") as spool_file, open(self.work / "pairs.jsonl", "wb") as out, \
-                (mmap.mmap(spool_file.fileno(), 0, access=mmap.ACCESS_READ) if mappings else contextlib.nullcontext()) as spool:
+        with open(self.work / "methods.spool", "rb") as spool, open(self.work / "pairs.jsonl", "wb") as out:
             for mp_ in sorted(mappings, key=lambda m: m.test.method.ordinal):
                 key = (self._body_hash[mp_.test.method.ordinal], self._body_hash[mp_.focal.ordinal])
                 if key in seen_pairs:
@@ -519,8 +517,9 @@ def _with_split(line: bytes, split: str) -> bytes:
     return line[: -len(_SPLIT_TAIL)] + b'"split": "' + split.encode() + b'"}\n'
 
 
-def _read_at(spool: mmap.mmap, offset: int) -> dict:
-    return json.loads(spool[offset:spool.find(b"\n", offset) + 1])
+def _read_at(fh, offset: int) -> dict:
+    fh.seek(offset)
+    return json.loads(fh.readline())
 
 
 @contextlib.contextmanager
