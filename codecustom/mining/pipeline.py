@@ -316,7 +316,7 @@ class Miner:
                     ctx = {lvl: _JSON.encode(v).encode("utf-8")
                            for lvl, v in builder.build(mp_.focal, focal_rec["body"], self.index).items()}
                 split = pair_split[id(mp_)]
-                values = (  # PairRecord's fields in order; each is JSON text already
+                values = (  # PairRecord's fields, in _PAIR_FIELDS order
                     mp_.test.method.id, mp_.focal.id, mp_.focal.language, mp_.heuristic, mp_.confidence,
                     mp_.test.method.path, mp_.focal.path, test_rec["body"], focal_rec["body"],
                     _JsonText(b"{" + b", ".join([_CONTEXT_KEYS[lvl] + ctx[lvl] for lvl in CONTEXT_LEVELS]) + b"}"), split,

@@ -3,10 +3,12 @@ json.dumps(..., ensure_ascii=False) would write."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 from codecustom.mining.context import JavaContext
-from codecustom.mining.pipeline import Miner, MineOptions
+from codecustom.mining.pipeline import _PAIR_FIELDS, Miner, MineOptions
+from codecustom.mining.records import PairRecord
 from codecustom.mining.sources import GitSource
 
 
@@ -18,6 +20,12 @@ def test_jsonl_lines_are_exactly_json_dumps(mined):
             assert lines, name
             for line in lines:
                 assert line == json.dumps(json.loads(line), ensure_ascii=False) + "\n", name
+
+
+def test_pair_lines_follow_the_record_field_order(mined):
+    assert _PAIR_FIELDS == tuple(f.name for f in dataclasses.fields(PairRecord))
+    with open(mined["java_repo"] / "pairs.jsonl", encoding="utf-8") as fh:
+        assert all(tuple(json.loads(line)) == _PAIR_FIELDS for line in fh)
 
 
 def test_java_context_json_is_json_dumps_of_build(fixture_repos, tmp_path):
