@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from tqdm.auto import tqdm
+if TYPE_CHECKING:
+    from tqdm.auto import tqdm
 
 T = TypeVar("T")
 
@@ -40,8 +41,15 @@ class Console:
         self, iterable: Iterable[T] | None = None, *, total: int | None = None, desc: str = "", unit: str = "it"
     ) -> Iterator[T] | tqdm:
         """A progress bar on stderr (disabled by --quiet or when stderr is not a terminal)."""
-        disable = self.quiet or not sys.stderr.isatty()
-        return tqdm(iterable, total=total, desc=desc, unit=unit, disable=disable, file=sys.stderr, dynamic_ncols=True)
+        from tqdm.auto import tqdm  # here, not at import: `mine -q` never needs it
+
+        return tqdm(iterable, total=total, desc=desc, unit=unit, disable=not self.shows_progress, file=sys.stderr,
+                    dynamic_ncols=True)
+
+    @property
+    def shows_progress(self) -> bool:
+        """Whether :meth:`progress` would draw anything."""
+        return not self.quiet and sys.stderr.isatty()
 
     def table(self, rows: Sequence[Sequence[Any]], headers: Sequence[str], *, title: str | None = None) -> None:
         """Print an aligned text table (skipped in JSON mode and with --quiet)."""

@@ -2,8 +2,9 @@
 """Mining speed and mapping coverage on real code: the Python stdlib and git repositories.
 
 Each target is mined in a fresh child process (so peak RSS is that run's alone) into a temp folder;
-the table shows files seen/kept, MB read, wall time, files/s, MB/s, peak RSS, pairs, pairs by
-heuristic and the share of ALL test methods (of the mapped languages) that got a focal method.
+the table shows files seen/kept, MB read, wall time, CPU time (user+sys of the child and everything it
+waited for: worker processes, git), files/s, MB/s, peak RSS, pairs, pairs by heuristic and the share of ALL
+test methods (of the mapped languages) that got a focal method.
 
     python scripts/bench_mine.py                                   # this Python's stdlib (Lib/ + Lib/test/)
     python scripts/bench_mine.py --repo gson=/path/to/gson --repo lang=/path/to/commons-lang
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import sysconfig
@@ -56,8 +58,11 @@ def source_megabytes(kind: str, target: str) -> float:
 
 def bench(name: str, kind: str, target: str, workers: str) -> dict:
     with tempfile.TemporaryDirectory(prefix="bench-mine-") as tmp:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         res = subprocess.run([sys.executable, "-c", CHILD, kind, target, str(Path(tmp) / "ds"), workers],
                              capture_output=True, text=True)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
         if res.returncode != 0:
             raise SystemExit(f"{name}: mining failed:\n{res.stderr[-2000:]}")
         run = json.loads(res.stdout.strip().splitlines()[-1])
@@ -66,7 +71,7 @@ def bench(name: str, kind: str, target: str, workers: str) -> dict:
     mb = source_megabytes(kind, target)
     return {
         "name": name, "files_seen": counts.get("files_seen", 0), "files_kept": counts.get("files_kept", 0),
-        "mb": round(mb, 1), "wall_s": round(run["wall_s"], 2),
+        "mb": round(mb, 1), "wall_s": round(run["wall_s"], 2), "cpu_s": round(cpu, 2),
         "files_per_s": round(counts.get("files_seen", 0) / run["wall_s"], 1),
         "mb_per_s": round(mb / run["wall_s"], 2), "peak_rss_mb": round(run["peak_rss_mb"], 1),
         "methods": counts.get("methods", 0), "tests": extra.get("tests_mappable", counts.get("tests", 0)),
@@ -95,7 +100,7 @@ def main() -> int:
     for name, kind, target in targets:
         rows.append(bench(name, kind, target, args.workers))
         r = rows[-1]
-        print(f"{r['name']:<14} {r['files_seen']:>6} files ({r['files_kept']} kept) {r['mb']:>6} MB  {r['wall_s']:>6.2f} s"
+        print(f"{r['name']:<14} {r['files_seen']:>6} files ({r['files_kept']} kept) {r['mb']:>6} MB  {r['wall_s']:>6.2f} s  cpu {r['cpu_s']:>6.2f} s"
               f"  {r['files_per_s']:>7.1f} files/s  {r['mb_per_s']:>5.2f} MB/s  peak {r['peak_rss_mb']:.0f} MB  "
               f"pairs {r['pairs']}  tests mapped {r['tests_mapped']}/{r['tests']} ({r['tests_mapped_share']:.1%})",
               flush=True)

@@ -57,8 +57,9 @@ def _common_options() -> argparse.ArgumentParser:
     return common
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The top-level parser with one subparser per registered command."""
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The top-level parser with one subparser per registered command (only ``command``'s when it names one:
+    a run needs no other command module imported)."""
     parser = OneLineParser(
         prog="codecustom",
         description="Customize a code model to one repository: mine, customize, evaluate, serve.",
@@ -67,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
     common = _common_options()
     for name, module_name in COMMANDS.items():
+        if command in COMMANDS and name != command:
+            continue
         module = _load(module_name)
         if module is None:
             continue
@@ -79,8 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``codecustom`` console script."""
-    parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(argv[0] if argv else None)
     args = parser.parse_args(argv)
     args._argv = argv  # a launcher re-runs the same command in worker processes
     if not getattr(args, "_module", None):

@@ -33,7 +33,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, console) -> int:
+    import os
+    import sys
     from pathlib import Path
+
+    if "numpy" not in sys.modules:  # mining never calls BLAS: don't let OpenBLAS start a thread per core on import
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
     from codecustom.errors import UsageError
     from codecustom.mining import mine

@@ -10,6 +10,8 @@
 from __future__ import annotations
 
 import textwrap
+from dataclasses import dataclass
+from json.encoder import encode_basestring
 
 from codecustom.mining.index import ClassRef, CodeIndex, MethodRef
 from codecustom.mining.records import CONTEXT_LEVELS
@@ -19,39 +21,72 @@ class JavaContext:
     """Class skeletons around the focal method."""
 
     def __init__(self) -> None:
-        self._skeletons: dict[str, tuple] = {}
+        self._skeletons: dict[tuple[str, bool], _Skeleton] = {}
 
     def build(self, focal: MethodRef, body: str, index: CodeIndex) -> dict[str, str]:
+        return {level: "\n".join(lines) for level, lines in self._lines(focal, body, escaped=False).items()}
+
+    def build_json(self, focal: MethodRef, body: str, index: CodeIndex) -> dict[str, bytes]:
+        """:meth:`build` with every value already a JSON string literal, UTF-8 encoded
+        (``json.dumps(value, ensure_ascii=False).encode()``).
+
+        A class's skeleton lines are escaped and encoded once and reused by every pair of the class: escaping
+        is per character, so escaping the pieces and joining them with an escaped newline gives the same text.
+        """
+        return {level: b'"' + b"\\n".join(lines) + b'"' for level, lines in self._lines(focal, body, escaped=True).items()}
+
+    def _lines(self, focal: MethodRef, body: str, *, escaped: bool) -> dict[str, list]:
+        """Per level, the lines that make it (JSON-escaped UTF-8 bytes when ``escaped``)."""
+        conv = _escaped if escaped else str
         fm = body.strip("\n")
         cls = focal.cls
         if cls is None:
-            return {level: fm for level in CONTEXT_LEVELS}
+            fm_lines = [conv(fm)]
+            return {level: fm_lines for level in CONTEXT_LEVELS}
         ind = "    "
-        fm_in = textwrap.indent(fm, ind)
-        if cls.key not in self._skeletons:  # per class, once
-            self._skeletons[cls.key] = (
-                [(m, f"{ind}{m.signature};") for m in cls.constructors()],
-                [(m, f"{ind}{m.signature};") for m in cls.methods if not m.is_constructor and not m.is_test],
-                [f"{ind}{f}" for f in cls.fields])
-        all_ctors, all_others, fields = self._skeletons[cls.key]
-        ctors = [line for m, line in all_ctors if m is not focal]
-        others = [line for m, line in all_others if m is not focal]
-        head = f"{cls.header} {{"
-
-        def block(*parts: list[str]) -> str:
-            lines = [head]
-            for part in parts:
-                lines.extend(part)
-            lines.append("}")
-            return "\n".join(lines)
-
+        fm_in = conv(textwrap.indent(fm, ind))
+        sk = self._skeletons.get((cls.key, escaped))
+        if sk is None:  # per class, once
+            ctors = cls.constructors()
+            others = [m for m in cls.methods if not m.is_constructor and not m.is_test]
+            sk = self._skeletons[(cls.key, escaped)] = _Skeleton(
+                head=conv(f"{cls.header} {{"), close=conv("}"), fields=[conv(f"{ind}{f}") for f in cls.fields],
+                ctors=[conv(f"{ind}{m.signature};") for m in ctors], ctor_at={id(m): i for i, m in enumerate(ctors)},
+                others=[conv(f"{ind}{m.signature};") for m in others], other_at={id(m): i for i, m in enumerate(others)})
+        ctors, others = _without(sk.ctors, sk.ctor_at, focal), _without(sk.others, sk.other_at, focal)
+        head, close = [sk.head], [sk.close]
         return {
-            "fm": fm,
-            "fm_fc": block([fm_in]),
-            "fm_fc_c": block(ctors, [fm_in]),
-            "fm_fc_c_m": block(ctors, [fm_in], others),
-            "fm_fc_c_m_f": block(fields, ctors, [fm_in], others),
+            "fm": [conv(fm)],
+            "fm_fc": head + [fm_in] + close,
+            "fm_fc_c": head + ctors + [fm_in] + close,
+            "fm_fc_c_m": head + ctors + [fm_in] + others + close,
+            "fm_fc_c_m_f": head + sk.fields + ctors + [fm_in] + others + close,
         }
+
+
+@dataclass(slots=True)
+class _Skeleton:
+    """A class's context lines, made once per class; ``*_at``: where each method's line is (by id)."""
+
+    head: object
+    close: object
+    fields: list
+    ctors: list
+    ctor_at: dict[int, int]
+    others: list
+    other_at: dict[int, int]
+
+
+def _without(lines: list, at: dict[int, int], focal: MethodRef) -> list:
+    """The lines of a skeleton section without the focal method's own line."""
+    i = at.get(id(focal))
+    return lines if i is None else lines[:i] + lines[i + 1:]
+
+
+def _escaped(text: str) -> bytes:
+    """``text`` as inside a JSON string literal (what json.dumps(ensure_ascii=False) writes between the quotes),
+    UTF-8 encoded."""
+    return encode_basestring(text)[1:-1].encode("utf-8")
 
 
 class PythonContext:

@@ -8,6 +8,7 @@ their size.
 from __future__ import annotations
 
 import hashlib
+import operator
 import zlib
 
 import numpy as np
@@ -21,6 +22,7 @@ _rng = np.random.default_rng(20220514)
 _A = (_rng.integers(1, 2**32 - 1, NUM_PERM, dtype=np.uint64) | np.uint64(1))
 _B = _rng.integers(0, 2**32 - 1, NUM_PERM, dtype=np.uint64)
 _MASK = np.uint64(0xFFFFFFFF)
+_ENCODE = operator.methodcaller("encode", "utf-8", "surrogatepass")
 
 
 def content_hash(text: str) -> int:
@@ -30,12 +32,12 @@ def content_hash(text: str) -> int:
 
 def minhash(text: str) -> np.ndarray | None:
     """MinHash signature over shingles of two consecutive non-blank lines (whitespace-normalised)."""
-    lines = [ln.strip() for ln in text.split("\n")]
-    hashes = [zlib.crc32(ln.encode("utf-8", "surrogatepass")) for ln in lines if ln]
+    lines = filter(None, map(str.strip, text.split("\n")))
+    hashes = list(map(zlib.crc32, map(_ENCODE, lines)))  # C-level loops: this runs on every line mined
     if len(hashes) < MIN_SHINGLES + 1:
         return None
     arr = np.asarray(hashes, dtype=np.uint64)
-    shingles = np.unique((arr[:-1] * np.uint64(1000003) ^ arr[1:]) & _MASK)
+    shingles = (arr[:-1] * np.uint64(1000003) ^ arr[1:]) & _MASK  # repeats do not change a minimum: no unique()
     sig = ((np.outer(_A, shingles) + _B[:, None]) & _MASK).min(axis=1)
     return sig.astype(np.uint32)
 

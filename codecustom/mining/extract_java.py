@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 import re
+from bisect import bisect_right
 
 from tree_sitter import Node
 
@@ -339,6 +340,8 @@ class JavaExtractor:
         if not emitted:
             return
         spans = Spans([(n.start_byte, n.end_byte) for n, _ in emitted])
+        # Spans.find, inlined: this loop runs once per call expression in the file
+        starts, bounds, parent = spans.starts, spans.spans, spans.parent
         raw: list[list[tuple[int, str, Node, str]]] = [[] for _ in emitted]
         for caps in found["calls"]:
             if "call" in caps:
@@ -347,21 +350,31 @@ class JavaExtractor:
                 node, kind = caps["new"][0], "new"
             else:
                 node, kind = caps["ref"][0], "ref"
-            i = spans.find(node.start_byte, node.end_byte)
-            if i is None:
+            start, end = node.start_byte, node.end_byte
+            i = bisect_right(starts, start) - 1
+            while i >= 0:
+                s, e = bounds[i]
+                if s <= start and end <= e:
+                    break
+                i = parent[i]
+            if i < 0:
                 continue
-            name = syntax.text(caps["name"][0], src)
+            name_node = caps["name"][0]
+            name = src[name_node.start_byte:name_node.end_byte].decode("utf-8", "replace")
             if kind == "new":
                 name = simple_type(name)
-            raw[i].append((node.end_byte, name, node, kind))
+            raw[i].append((end, name, node, kind))
         detailed = [i for i, (_, mf) in enumerate(emitted) if mf.is_test or mf.is_setup]
         scopes = self._scopes(found.get("locals", []), src, spans, detailed) if detailed else {}
+        class_scopes: dict[str | None, dict] = {}
         for i, (node, mf) in enumerate(emitted):
-            calls = sorted(raw[i], key=lambda c: c[0])
+            calls = sorted(raw[i], key=_first)
             mf.calls = [("new " + name) if kind == "new" else name for _, name, _, kind in calls]
             if i not in scopes:
                 continue
-            scope = dict(_class_scope(classes, mf.class_name))
+            if mf.class_name not in class_scopes:
+                class_scopes[mf.class_name] = _class_scope(classes, mf.class_name)
+            scope = dict(class_scopes[mf.class_name])
             scope.update(scopes[i])
             index_of: dict[int, int] = {}
             first_assert: tuple[int, int] | None = None
@@ -498,6 +511,10 @@ class JavaExtractor:
             dims = syntax.text(node.child_by_field_name("dimensions"), src).count("[") if node.child_by_field_name("dimensions") else 1
             return simple_type(syntax.text(node.child_by_field_name("type"), src)) + "[]" * max(dims, 1)
         return None
+
+
+def _first(item: tuple) -> int:
+    return item[0]
 
 
 def _class_scope(classes: dict[str, ClassFacts], qualname: str | None) -> dict:

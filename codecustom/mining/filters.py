@@ -79,24 +79,41 @@ SECRET_ANCHORS: dict[str, tuple[bytes, ...]] = {
 }
 
 
+def _anchor_test(anchors: tuple[bytes, ...]):
+    """A fast "does any anchor occur?" test: one regex scan when the anchors share a prefix (the regex engine
+    factors it out and searches for it as a literal), else one substring scan per anchor."""
+    if len(anchors) > 1 and not posixpath.commonprefix(list(anchors)):
+        return lambda data: any(a in data for a in anchors)
+    return re.compile(b"|".join(re.escape(a) for a in anchors)).search
+
+
+_ANCHOR_TESTS = {kind: _anchor_test(anchors) for kind, anchors in SECRET_ANCHORS.items()}
+
+
 def secret_kind(data: bytes) -> str | None:
     """The kind of the first secret found in the data, or None."""
     for kind, pattern in SECRET_PATTERNS.items():
-        if any(a in data for a in SECRET_ANCHORS[kind]) and pattern.search(data):
+        if _ANCHOR_TESTS[kind](data) and pattern.search(data):
             return kind
     return None
 
 
 def content_reason(data: bytes, text: str, cfg: FilterConfig) -> str | None:
-    """Reject by content: generated header, minified/long lines, digit-heavy, secrets."""
-    if GENERATED_HEADER.search(data[: cfg.header_bytes]):
+    """Reject by content: generated header, minified/long lines, digit-heavy, secrets.
+
+    ``text`` is ``data`` decoded as UTF-8, so counts of ASCII characters are taken on the bytes (one pass each).
+    """
+    head = data[: cfg.header_bytes]
+    low = head.lower()  # every alternative of GENERATED_HEADER contains one of these two
+    if (b"generated" in low or b"do not edit" in low) and GENERATED_HEADER.search(head):
         return "generated"
     lines = text.count("\n") + 1
-    if len(text) / lines > cfg.max_mean_line_length or _max_line(text) > cfg.max_line_length:
+    if len(text) / lines > cfg.max_mean_line_length or (
+            len(text) > cfg.max_line_length and _max_line(text) > cfg.max_line_length):
         return "long_lines"
-    nonspace = len(text) - sum(text.count(c) for c in " \n\t\r")
+    nonspace = len(text) - (len(data) - len(data.translate(None, b" \n\t\r")))
     if nonspace > 200:
-        digits = sum(text.count(d) for d in "0123456789")
+        digits = len(data) - len(data.translate(None, b"0123456789"))
         if digits / nonspace > cfg.max_digit_fraction:
             return "digit_heavy"
     if secret_kind(data) is not None:

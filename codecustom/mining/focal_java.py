@@ -136,6 +136,7 @@ class JavaFocalRules:
     def prepare(self, index: CodeIndex) -> None:
         self.index = index
         self._scope_cache: dict[str, FocalScope] = {}
+        self._members_cache: dict[tuple[ClassRef, str, int], list[MethodRef]] = {}  # the index is frozen by now
 
     # -- focal class ---------------------------------------------------------------------------
 
@@ -239,6 +240,9 @@ class JavaFocalRules:
     def members(self, cls: ClassRef, name: str, depth: int = 0) -> list[MethodRef]:
         """Methods named ``name`` a call on ``cls`` can reach: its own, then inherited ones it does not override
         (a subclass's encode(byte[], int, int, Context) does not hide the superclass's encode(byte[]))."""
+        cached = self._members_cache.get((cls, name, depth))
+        if cached is not None:  # diamond-shaped hierarchies reach the same (class, depth) many times
+            return list(cached)
         found = list(cls.by_name(name))
         if depth >= 4:
             return found
@@ -250,7 +254,8 @@ class JavaFocalRules:
                         if m.param_types not in seen:
                             seen.add(m.param_types)
                             found.append(m)
-        return found
+        self._members_cache[(cls, name, depth)] = found
+        return list(found)
 
     def assignable(self, arg: str, param: str) -> bool:
         """False only when the parameter is one of the repo's own types and the argument's type provably is not

@@ -80,9 +80,17 @@ class ClassRef:
     outer: ClassRef | None = None
     methods: list[MethodRef] = field(default_factory=list)
     nested: dict[str, ClassRef] = field(default_factory=dict)
+    _by_name: dict[str, list[MethodRef]] | None = field(default=None, repr=False)
+    _by_name_n: int = field(default=0, repr=False)  # len(methods) when _by_name was built
 
     def by_name(self, name: str) -> list[MethodRef]:
-        return [m for m in self.methods if m.name == name and not m.is_constructor]
+        if self._by_name is None or self._by_name_n != len(self.methods):
+            names: dict[str, list[MethodRef]] = {}
+            for m in self.methods:
+                if not m.is_constructor:
+                    names.setdefault(m.name, []).append(m)
+            self._by_name, self._by_name_n = names, len(self.methods)
+        return list(self._by_name.get(name, ()))
 
     def constructors(self) -> list[MethodRef]:
         return [m for m in self.methods if m.is_constructor]
@@ -113,9 +121,12 @@ class CodeIndex:
         self.modules_by_dotted: dict[str, list[str]] = defaultdict(list)  # python dotted suffix -> paths
         self.tests: list[TestRef] = []
         self.methods_by_ordinal: dict[int, MethodRef] = {}
+        self._focal_classes: dict[str, list[ClassRef]] = {}  # cache of focal_classes(), emptied by add()
 
     def add(self, facts: FileFacts, ordinals: list[int | None], offsets: list[int | None], ids: list[str]) -> None:
         """Index one file's facts; ``ordinals``/``offsets`` locate each method's spooled record."""
+        if self._focal_classes:
+            self._focal_classes = {}
         mod = ModuleRef(path=facts.path, language=facts.language, package=facts.package, is_test_file=facts.is_test_file,
                         imports=facts.imports, module_fields=tuple(facts.module_fields[:40]),
                         fixture_types=dict(facts.fixture_types))
@@ -163,7 +174,10 @@ class CodeIndex:
 
     def focal_classes(self, name: str) -> list[ClassRef]:
         """Non-test classes with this simple name outside test files."""
-        return [c for c in self.classes_by_name.get(name, ()) if not c.in_test_file]
+        found = self._focal_classes.get(name)
+        if found is None:
+            found = self._focal_classes[name] = [c for c in self.classes_by_name.get(name, ()) if not c.in_test_file]
+        return list(found)
 
     def python_modules(self, dotted: str) -> list[str]:
         """Repo paths of Python modules whose dotted name ends with ``dotted``."""

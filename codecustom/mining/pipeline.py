@@ -8,15 +8,19 @@ by offset.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 import multiprocessing as mp
 import os
 import shutil
 import sys
 import time
+from array import array
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
+from json.encoder import encode_basestring
 from pathlib import Path
 
 from codecustom import __version__
@@ -136,6 +140,7 @@ class Miner:
         self._method_spool = open(work_dir / "methods.spool", "wb")
         self._file_spool = open(work_dir / "files.spool", "wb")
         self._method_hashes: set[int] = set()
+        self._body_hash = array("Q")  # ordinal -> content hash of the method's body (pairs are deduped on it)
         self._dup_methods: set[int] = set()
         self._file_hashes: set[int] = set()
         self._near = dedupe.NearDuplicateIndex()
@@ -230,10 +235,9 @@ class Miner:
         self.timings["extract_s"] = time.perf_counter() - t0
 
     def _bar(self, total: int | None):
-        if self.console is not None:
+        if self.console is not None and getattr(self.console, "shows_progress", True):
             return self.console.progress(total=total, desc="mining", unit="file")
-        from tqdm.auto import tqdm
-        return tqdm(total=total, disable=True)
+        return _NoBar()
 
     def _accept(self, res: FileResult) -> None:
         if res.reason:
@@ -248,6 +252,7 @@ class Miner:
         offsets: list[int | None] = []
         ids: list[str] = []
         spool = self._method_spool
+        self._body_hash.extend(res.method_hashes)
         for line, h in zip(res.method_lines, res.method_hashes):
             if h in self._method_hashes:
                 self._dup_methods.add(self._ordinal)
@@ -295,29 +300,32 @@ class Miner:
         rules: Counter[str] = Counter()
         pair_methods: set[int] = set()
         seen_pairs: set[tuple[int, int]] = set()
-        with open(self.work / "methods.spool", "rb") as spool, open(self.work / "pairs.jsonl", "w", encoding="utf-8") as out:
+        with open(self.work / "methods.spool", "rb") as spool, open(self.work / "pairs.jsonl", "wb") as out:
             for mp_ in sorted(mappings, key=lambda m: m.test.method.ordinal):
-                test_rec = _read_at(spool, mp_.test.method.offset)
-                focal_rec = _read_at(spool, mp_.focal.offset)
-                key = (dedupe.content_hash(test_rec["body"]), dedupe.content_hash(focal_rec["body"]))
+                key = (self._body_hash[mp_.test.method.ordinal], self._body_hash[mp_.focal.ordinal])
                 if key in seen_pairs:
                     self.counts["duplicate_pairs"] += 1
                     continue
                 seen_pairs.add(key)
+                test_rec = _read_at(spool, mp_.test.method.offset)
+                focal_rec = _read_at(spool, mp_.focal.offset)
                 builder = contexts[mp_.focal.language]
-                ctx = builder.build(mp_.focal, focal_rec["body"], self.index)
+                if hasattr(builder, "build_json"):
+                    ctx = builder.build_json(mp_.focal, focal_rec["body"], self.index)
+                else:
+                    ctx = {lvl: _JSON.encode(v).encode("utf-8")
+                           for lvl, v in builder.build(mp_.focal, focal_rec["body"], self.index).items()}
                 split = pair_split[id(mp_)]
-                rec = {  # PairRecord's fields, built directly (asdict deep-copies)
-                    "test_id": mp_.test.method.id, "focal_id": mp_.focal.id, "language": mp_.focal.language,
-                    "heuristic": mp_.heuristic, "confidence": mp_.confidence, "test_path": mp_.test.method.path,
-                    "focal_path": mp_.focal.path, "test": test_rec["body"], "focal": focal_rec["body"],
-                    "context": {lvl: ctx[lvl] for lvl in CONTEXT_LEVELS}, "split": split, "class_rule": mp_.class_rule,
-                    "framework": mp_.test.framework,
-                    "test_class": mp_.test.method.cls.qualname if mp_.test.method.cls else None,
-                    "focal_class": mp_.focal.cls.qualname if mp_.focal.cls else None,
-                    "focal_signature": mp_.focal.signature,
-                }
-                out.write(json.dumps(rec, ensure_ascii=False) + "\n")
+                values = (  # PairRecord's fields, in _PAIR_FIELDS order
+                    mp_.test.method.id, mp_.focal.id, mp_.focal.language, mp_.heuristic, mp_.confidence,
+                    mp_.test.method.path, mp_.focal.path, test_rec["body"], focal_rec["body"],
+                    _JsonText(b"{" + b", ".join([_CONTEXT_KEYS[lvl] + ctx[lvl] for lvl in CONTEXT_LEVELS]) + b"}"), split,
+                    mp_.class_rule, mp_.test.framework,
+                    mp_.test.method.cls.qualname if mp_.test.method.cls else None,
+                    mp_.focal.cls.qualname if mp_.focal.cls else None,
+                    mp_.focal.signature,
+                )
+                out.write(_json_object(_PAIR_KEYS, values) + b"\n")
                 pair_methods.update((mp_.test.method.ordinal, mp_.focal.ordinal))
                 heur[mp_.heuristic] += 1
                 rules[mp_.class_rule] += 1
@@ -445,6 +453,16 @@ class Miner:
         return {(m.class_name, m.name) for m in facts.methods if m.is_test}
 
 
+class _NoBar:
+    """Stands in for a disabled progress bar (importing tqdm costs more than a small mining run)."""
+
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
 def _method_record(facts: FileFacts, mf: MethodFacts) -> dict:
     """A MethodRecord as a dict in field order, with `split` last (the final pass rewrites it in place)."""
     return {
@@ -457,8 +475,36 @@ def _method_record(facts: FileFacts, mf: MethodFacts) -> dict:
     }
 
 
+_JSON = json.JSONEncoder(ensure_ascii=False)  # what json.dumps(ensure_ascii=False) builds on every call
+
+
+class _JsonText(bytes):
+    """A value that is JSON text already (UTF-8)."""
+
+
+_PAIR_FIELDS = ("test_id", "focal_id", "language", "heuristic", "confidence", "test_path", "focal_path", "test", "focal",
+                "context", "split", "class_rule", "framework", "test_class", "focal_class", "focal_signature")
+_PAIR_KEYS = tuple((encode_basestring(k) + ": ").encode() for k in _PAIR_FIELDS)
+_CONTEXT_KEYS = {lvl: (encode_basestring(lvl) + ": ").encode() for lvl in CONTEXT_LEVELS}
+
+
+def _json_object(keys: tuple[bytes, ...], values: tuple) -> bytes:
+    """``json.dumps(dict(zip(keys, values)), ensure_ascii=False).encode()`` with keys given as ``b'"key": '``
+    prefixes; values that are :class:`_JsonText` go in as they are (the pair's context is assembled from
+    pre-escaped, pre-encoded class skeletons instead of being escaped and encoded again for every pair)."""
+    parts = []
+    for key, v in zip(keys, values):
+        if type(v) is _JsonText:
+            parts.append(key + v)
+        elif type(v) is str:
+            parts.append(key + encode_basestring(v).encode("utf-8"))
+        else:
+            parts.append(key + _JSON.encode(v).encode("utf-8"))
+    return b"{" + b", ".join(parts) + b"}"
+
+
 def _dump(d: dict) -> bytes:
-    return (json.dumps(d, ensure_ascii=False) + "\n").encode("utf-8", "surrogatepass")
+    return (_JSON.encode(d) + "\n").encode("utf-8", "surrogatepass")
 
 
 _SPLIT_TAIL = b'"split": "train"}\n'
@@ -476,6 +522,20 @@ def _read_at(fh, offset: int) -> dict:
     return json.loads(fh.readline())
 
 
+@contextlib.contextmanager
+def _rare_collections() -> Iterator[None]:
+    """Run the cyclic GC rarely while mining: a run allocates millions of short-lived, acyclic objects while the
+    index it keeps grows, and CPython's default (a young collection every 700 allocations) keeps rescanning it."""
+    old = gc.get_threshold()
+    gc.freeze()  # what is alive already (modules, grammars) is never garbage
+    gc.set_threshold(50_000, 20, 100)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
+        gc.unfreeze()
+
+
 def run(source, out: Path, options: MineOptions, *, console=None, repo_label: str, revision: str,
         extra: dict | None = None) -> tuple[Path, Manifest]:
     """Mine ``source`` into ``out`` atomically (a temp folder renamed into place)."""
@@ -490,33 +550,34 @@ def run(source, out: Path, options: MineOptions, *, console=None, repo_label: st
     if work.exists():
         shutil.rmtree(work)
     work.mkdir()
-    try:
-        t0 = time.perf_counter()
-        miner = Miner(work, options, console)
-        entries = source.entries()
-        total = None
-        if getattr(source, "listable", True):
-            entries = list(entries)  # light (paths, sizes, lazy readers): gives the progress bar a total
-            total = len(entries)
-        miner.consume(entries, total)
-        mappings = miner.map_tests()
-        base = {"repo": repo_label, "revision": revision, "project": getattr(source, "project", None),
-                "extra": dict(extra or {})}
-        miner.timings["total_s"] = time.perf_counter() - t0
-        manifest = miner.write(mappings, source=source, manifest_base=base)
-        manifest.extra["timings_s"]["total_s"] = round(time.perf_counter() - t0, 3)
-        (work / "manifest.json").write_text(json.dumps(asdict(manifest), indent=2, ensure_ascii=False) + "\n",
-                                            encoding="utf-8")
-        if out.exists():
-            old = out.parent / f".{out.name}.old-{os.getpid()}"
-            out.rename(old)
-            work.rename(out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            work.rename(out)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
+    with _rare_collections():
+        try:
+            t0 = time.perf_counter()
+            miner = Miner(work, options, console)
+            entries = source.entries()
+            total = None
+            if getattr(source, "listable", True):
+                entries = list(entries)  # light (paths, sizes, lazy readers): gives the progress bar a total
+                total = len(entries)
+            miner.consume(entries, total)
+            mappings = miner.map_tests()
+            base = {"repo": repo_label, "revision": revision, "project": getattr(source, "project", None),
+                    "extra": dict(extra or {})}
+            miner.timings["total_s"] = time.perf_counter() - t0
+            manifest = miner.write(mappings, source=source, manifest_base=base)
+            manifest.extra["timings_s"]["total_s"] = round(time.perf_counter() - t0, 3)
+            (work / "manifest.json").write_text(json.dumps(asdict(manifest), indent=2, ensure_ascii=False) + "\n",
+                                                encoding="utf-8")
+            if out.exists():
+                old = out.parent / f".{out.name}.old-{os.getpid()}"
+                out.rename(old)
+                work.rename(out)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                work.rename(out)
+        except BaseException:
+            shutil.rmtree(work, ignore_errors=True)
+            raise
     return out, manifest
 
 

@@ -7,6 +7,7 @@ import hashlib
 import os
 import posixpath
 import re
+import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,55 +34,69 @@ def is_url(repo: str) -> bool:
 
 
 class GitSource:
-    """A repository at one revision, read through gitpython's persistent `git cat-file --batch`."""
+    """A repository at one revision, read with plain `git` commands: `ls-tree` for the listing and one
+    persistent `git cat-file --batch` for the blobs. (gitpython is only imported for URL clones and for
+    ``repo``, which the time split's history walk uses: importing it costs more than reading a small repo.)"""
 
     def __init__(self, repo: str, rev: str | None = None, *, console=None) -> None:
-        try:
-            import git
-        except ImportError as exc:  # pragma: no cover - gitpython is a dependency
-            raise DataError("gitpython is not installed", hint="pip install gitpython") from exc
-        self._git = git
         self.spec = repo
         self.subdir = ""
+        self._repo = None
+        self._cat: subprocess.Popen | None = None
         if is_url(repo):
-            self.repo = self._clone(repo, console)
+            self._repo = self._clone(repo, console)
+            self.git_dir = str(Path(self._repo.git_dir).resolve())
+            self.bare = bool(self._repo.bare)
+            self.work_tree = self._repo.working_tree_dir
         else:
             path = Path(repo).expanduser()
             if not path.exists():
                 raise DataError(f"{repo}: no such file or directory", hint="pass a path to a git repository or a git URL")
-            try:
-                self.repo = git.Repo(path, search_parent_directories=True)
-            except git.InvalidGitRepositoryError:
-                raise DataError(f"{repo} is not a git repository",
-                                hint="run `git init && git add -A && git commit` there first, or pass a git URL") from None
-            except git.NoSuchPathError:
-                raise DataError(f"{repo}: no such file or directory") from None
-            if not self.repo.bare and self.repo.working_tree_dir:
-                top = Path(self.repo.working_tree_dir).resolve()
-                rel = path.resolve().relative_to(top) if path.resolve() != top and top in path.resolve().parents else None
+            where = path if path.is_dir() else path.parent
+            res = _git(["rev-parse", "--absolute-git-dir", "--is-bare-repository"], cwd=where)
+            if res.returncode != 0:
+                err = res.stderr.decode("utf-8", "replace")
+                if "dubious ownership" in err:
+                    raise DataError(f"git refuses to read {path}: it belongs to another user (dubious ownership)",
+                                    hint=f"if you trust it: git config --global --add safe.directory {path.resolve()}")
+                if "not a git repository" in err:
+                    raise DataError(f"{repo} is not a git repository",
+                                    hint="run `git init && git add -A && git commit` there first, or pass a git URL")
+                raise DataError(f"git cannot read {path}: {_last_line(err)}")
+            git_dir, bare = res.stdout.decode("utf-8", "surrogateescape").splitlines()[:2]
+            self.git_dir, self.bare = git_dir, bare == "true"
+            self.work_tree = None
+            if not self.bare:
+                top = _git(["rev-parse", "--show-toplevel"], cwd=where)
+                self.work_tree = (top.stdout.decode("utf-8", "surrogateescape").rstrip("\n") if top.returncode == 0
+                                  else str(Path(git_dir).parent))  # REPO was the .git folder itself
+                top_path = Path(self.work_tree).resolve()
+                here = path.resolve()
+                rel = here.relative_to(top_path) if here != top_path and top_path in here.parents else None
                 self.subdir = rel.as_posix() if rel else ""
-        try:
-            self.repo.git.execute(["git", "rev-parse", "--git-dir"])
-        except git.GitCommandError as exc:
-            where = self.repo.git_dir
-            if "dubious ownership" in str(exc.stderr):
-                raise DataError(f"git refuses to read {where}: it belongs to another user (dubious ownership)",
-                                hint=f"if you trust it: git config --global --add safe.directory {where}") from None
-            raise DataError(f"git cannot read {where}: {_last_line(exc)}") from None
-        try:
-            if rev is None and not self.repo.head.is_valid():
-                raise DataError(f"{repo} has no commits yet", hint="commit something first, or pass --rev")
-            self.commit = self.repo.commit(rev or "HEAD")
-        except DataError:
-            raise
-        except (git.BadName, ValueError, git.GitCommandError):
-            raise DataError(f"unknown revision '{rev}' in {repo}", hint="check `git log --oneline` or `git branch -a`") from None
-        self.sha = self.commit.hexsha
-        self.shallow = os.path.exists(os.path.join(self.repo.git_dir, "shallow"))
-        self.bare = self.repo.bare
+        if rev is None and self._rev_parse("HEAD") is None:
+            raise DataError(f"{repo} has no commits yet", hint="commit something first, or pass --rev")
+        sha = self._rev_parse(rev or "HEAD")
+        if sha is None:
+            raise DataError(f"unknown revision '{rev}' in {repo}", hint="check `git log --oneline` or `git branch -a`")
+        self.sha = sha
+        self.shallow = os.path.exists(os.path.join(self.git_dir, "shallow"))
+
+    def _git(self, args: list[str]) -> subprocess.CompletedProcess:
+        return _git(["--git-dir", self.git_dir, *args])
+
+    def _rev_parse(self, rev: str) -> str | None:
+        """The commit ``rev`` names, or None."""
+        if rev.startswith("-"):
+            return None
+        res = self._git(["rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"])
+        return res.stdout.decode().strip() if res.returncode == 0 else None
 
     def _clone(self, url: str, console) -> "object":
-        git = self._git
+        try:
+            import git
+        except ImportError as exc:  # pragma: no cover - gitpython is a dependency
+            raise DataError("gitpython is not installed", hint="pip install gitpython") from exc
         dest = paths.clone_cache() / f"{paths.project_name(url)}-{hashlib.sha1(url.encode()).hexdigest()[:8]}.git"
         try:
             if dest.exists():
@@ -102,28 +117,36 @@ class GitSource:
             raise DataError(f"could not clone {url}: {_last_line(exc)}", hint="check the URL and your network") from None
 
     @property
+    def repo(self):
+        """The repository as a gitpython ``Repo`` (made on first use: only history walks need it)."""
+        if self._repo is None:
+            import git
+            self._repo = git.Repo(self.git_dir)
+        return self._repo
+
+    @property
     def project(self) -> str:
         if is_url(self.spec):
             return paths.project_name(self.spec)
-        top = self.repo.working_tree_dir or self.repo.git_dir
+        top = self.work_tree or self.git_dir
         name = paths.project_name(str(Path(top).resolve()))
         return name[:-4] if name.endswith(".git") else name
 
     def entries(self) -> Iterator[SourceEntry]:
         """Every tracked path at the revision (under the subfolder, when REPO was one)."""
-        args = ["git", "ls-tree", "-r", "-z", "--long", "--full-tree", self.sha]
+        args = ["ls-tree", "-r", "-z", "--long", "--full-tree", self.sha]
         if self.subdir:
             args += ["--", self.subdir]
-        out = self.repo.git.execute(args, stdout_as_string=False, strip_newline_in_stdout=False)
-        odb = self.repo.odb
-        for rec in out.split(b"\0"):
+        res = self._git(args)
+        if res.returncode != 0:
+            raise DataError(f"git ls-tree failed in {self.git_dir}: {_last_line(res.stderr.decode('utf-8', 'replace'))}")
+        for rec in res.stdout.split(b"\0"):
             if not rec:
                 continue
             meta, _, raw_path = rec.partition(b"\t")
             mode, otype, sha, size = meta.split()
             path = raw_path.decode("utf-8", "surrogateescape")
-            binsha = bytes.fromhex(sha.decode())
-            reader = (lambda b=binsha: odb.stream(b).read())
+            reader = (lambda s=sha: self._blob(s))
             if otype == b"commit":
                 yield SourceEntry(path, 0, sha.decode(), "submodule", reader)
             elif mode == b"120000":
@@ -134,11 +157,37 @@ class GitSource:
             else:
                 yield SourceEntry(path, int(size) if size != b"-" else 0, sha.decode(), "file", reader)
 
+    def _blob(self, sha: bytes) -> bytes:
+        """One object's bytes from the persistent `git cat-file --batch`."""
+        if self._cat is None:
+            self._cat = subprocess.Popen(["git", "--git-dir", self.git_dir, "cat-file", "--batch"],
+                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        cat = self._cat
+        assert cat.stdin is not None and cat.stdout is not None
+        cat.stdin.write(sha + b"\n")
+        cat.stdin.flush()
+        header = cat.stdout.readline().split()
+        if len(header) != 3:  # "<sha> missing" (or git died)
+            raise OSError(f"git cat-file cannot read object {sha.decode()}")
+        size = int(header[2])
+        data = cat.stdout.read(size + 1)
+        if len(data) != size + 1:
+            raise OSError(f"git cat-file stopped while reading object {sha.decode()}")
+        return data[:size]
+
     def close(self) -> None:
-        try:
-            self.repo.close()
-        except Exception:  # noqa: BLE001 - closing is best effort
-            pass
+        if self._cat is not None:
+            try:
+                self._cat.stdin.close()  # type: ignore[union-attr]
+                self._cat.wait(timeout=10)
+            except Exception:  # noqa: BLE001 - closing is best effort
+                self._cat.kill()
+            self._cat = None
+        if self._repo is not None:
+            try:
+                self._repo.close()
+            except Exception:  # noqa: BLE001 - closing is best effort
+                pass
 
 
 class DirectorySource:
@@ -190,6 +239,13 @@ def _excluded(rel: str, patterns: tuple[str, ...]) -> bool:
     return any(fnmatch(rel, p) or rel.startswith(p.rstrip("/") + "/") for p in patterns)
 
 
-def _last_line(exc: Exception) -> str:
+def _git(args: list[str], cwd: Path | None = None) -> subprocess.CompletedProcess:
+    try:
+        return subprocess.run(["git", *args], cwd=cwd, capture_output=True, stdin=subprocess.DEVNULL)
+    except FileNotFoundError:
+        raise DataError("git is not installed (or not on PATH)", hint="install git") from None
+
+
+def _last_line(exc: Exception | str) -> str:
     text = str(getattr(exc, "stderr", "") or exc).strip().splitlines()
     return text[-1].strip().strip("'") if text else str(exc)
