@@ -44,12 +44,15 @@ class CompletionEngine:
     right, on line boundaries); the cursor is gated (no completion mid-identifier) and classified
     single- or multi-line; decoding stops on the fly at the first newline or the end of the block;
     post-filters clean the result. ``tokenizer_or_fim`` is the model's tokenizer (best: exact token
-    budgets) or a FIM formatter with a ``prompt(prefix, suffix)`` method.
+    budgets) or a FIM formatter with a ``prompt(prefix, suffix)`` method. With ``token_healing`` the
+    backend may re-choose the prompt's last token (a cursor inside a word; SPM prompts end with the
+    prefix), see ``codecustom.inference.healing``; backends that cannot heal ignore it.
     """
 
     def __init__(self, backend: Backend, tokenizer_or_fim: Any, *, max_prompt_tokens: int = 1024,
                  max_new_tokens: int = 48, multiline_max_new_tokens: int = 128, suffix_share: float = 0.25,
-                 temperature: float = 0.0, filters: Sequence[PostFilter] = FILTERS, fim_mode: str | None = None) -> None:
+                 temperature: float = 0.0, filters: Sequence[PostFilter] = FILTERS, fim_mode: str | None = None,
+                 token_healing: bool = True) -> None:
         self.backend = backend
         self.fim = fim_format(tokenizer_or_fim)
         # PSM unless the model says otherwise (tokenizer_config.json "fim_mode"; the shipped model prefers SPM)
@@ -61,6 +64,7 @@ class CompletionEngine:
         self.suffix_share = suffix_share
         self.temperature = temperature
         self.filters = tuple(filters)
+        self.token_healing = token_healing
 
     def complete(self, prefix: str, suffix: str, *, language: str | LanguageSpec | None,
                  max_new_tokens: int | None = None, multiline: bool | None = None,
@@ -77,7 +81,8 @@ class CompletionEngine:
         limit = max_new_tokens or (self.multiline_max_new_tokens if ctx.multiline else self.max_new_tokens)
         stop = ctx.language.stop if ctx.multiline else ()
         params = GenerationParams(max_new_tokens=limit, temperature=self.temperature, stop=stop,
-                                  stop_rule=block_stop_rule(ctx, ctx.multiline), add_special_tokens=False)
+                                  stop_rule=block_stop_rule(ctx, ctx.multiline), add_special_tokens=False,
+                                  token_healing=self.token_healing)
         if cancel is not None and cancel.is_set():
             return Completion("", ctx.multiline, "cancelled", context=ctx)
         raw = self.backend.generate([prompt.text], params, cancel)[0][0]

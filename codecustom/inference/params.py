@@ -30,6 +30,8 @@ class GenerationParams:
     # whether the tokenizer's usual special tokens (a BOS, ...) are added to the prompt: FIM prompts
     # are trained without them, test prompts with them (see codecustom.data)
     add_special_tokens: bool = True
+    # re-choose the prompt's last token (codecustom.inference.healing); backends that cannot ignore it
+    token_healing: bool = False
     stop_rule: StopRule | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:

@@ -13,6 +13,7 @@ import threading
 from typing import Any
 
 from codecustom.errors import UsageError
+from codecustom.inference.healing import TokenHealer, strip_tail
 from codecustom.inference.params import GenerationParams, earliest_stop
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,7 @@ class InProcessBackend:
         self._lock = threading.Lock()  # one decode at a time on a shared model
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
         self.eos_ids = _eos_ids(self.model, self.tokenizer)
+        self._healer: TokenHealer | None = None
         self.fast = None
         if fast and not self.is_seq2seq:
             from codecustom.inference.fast import FastDecoder, fast_path_problem
@@ -114,10 +116,21 @@ class InProcessBackend:
         import torch
 
         ids = self._encode(prompts, params)
+        tails = [""] * len(ids)
+        if params.token_healing and not self.is_seq2seq:
+            healed = [self.healer.heal(x) for x in ids]
+            ids, tails = [h.ids for h in healed], [h.tail for h in healed]
+        row_tails = [t for t in tails for _ in range(samples)]
+        first_allowed = None
+        if any(tails):
+            vocab = self.model.get_output_embeddings().weight.shape[0]
+            first_allowed = self.healer.first_token_mask(row_tails, vocab, device=self.model.device)
+
         if self.fast is not None:
             rows = [x for x in ids for _ in range(samples)]
-            out = self.fast.generate(rows, params, cancel=cancel, decode=self._decode, seed=_seed(params, seed_offset))
-            return [params.cut(self._decode(t))[0] for t in out]
+            out = self.fast.generate(rows, params, cancel=cancel, decode=self._decode, seed=_seed(params, seed_offset),
+                                     first_allowed=first_allowed, tails=row_tails)
+            return [params.cut(strip_tail(self._decode(t), tail))[0] for t, tail in zip(out, row_tails)]
 
         width = max(len(x) for x in ids)
         if self.is_seq2seq:  # encoder input: right padding
@@ -130,12 +143,14 @@ class InProcessBackend:
         input_t = torch.tensor(input_ids, dtype=torch.long, device=device)
         mask_t = torch.tensor(mask, dtype=torch.long, device=device)
         start = 1 if self.is_seq2seq else width  # seq2seq decoder ids begin with the start token
-        criteria = _stopping_criteria(self._decode, start, params, cancel)
+        criteria = _stopping_criteria(self._decode, start, params, cancel, row_tails)
         kwargs: dict[str, Any] = dict(
             input_ids=input_t, attention_mask=mask_t, max_new_tokens=params.max_new_tokens,
             num_return_sequences=samples, pad_token_id=self.pad_id, eos_token_id=self.eos_ids,
             stopping_criteria=criteria,
         )
+        if first_allowed is not None:
+            kwargs["logits_processor"] = _first_token_processor(first_allowed, start)
         if params.greedy:
             kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
         else:
@@ -146,8 +161,15 @@ class InProcessBackend:
             if seed is not None:
                 torch.manual_seed(seed)
             out = self.model.generate(**kwargs)
-        texts = [self._decode(row) for row in out[:, start:].tolist()]
+        texts = [strip_tail(self._decode(row), tail) for row, tail in zip(out[:, start:].tolist(), row_tails)]
         return [params.cut(t)[0] for t in texts]
+
+    @property
+    def healer(self) -> TokenHealer:
+        """Token healing for this model's tokenizer (built on first use)."""
+        if self._healer is None:
+            self._healer = TokenHealer(self.tokenizer)
+        return self._healer
 
     def _decode(self, ids: Any) -> str:
         return self.tokenizer.decode(ids, skip_special_tokens=True, clean_up_tokenization_spaces=False)
@@ -169,7 +191,23 @@ def _eos_ids(model: Any, tokenizer: Any) -> list[int]:
     return ids
 
 
-def _stopping_criteria(decode: Any, start: int, params: GenerationParams, cancel: threading.Event | None) -> Any:
+def _first_token_processor(allowed: Any, start: int) -> Any:
+    """A LogitsProcessorList that limits each row's first new token to ``allowed[row]`` (token healing)."""
+    import torch
+    from transformers import LogitsProcessor, LogitsProcessorList
+
+    class FirstTokenConstraint(LogitsProcessor):
+        def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+            if input_ids.shape[1] != start:
+                return scores
+            mask = allowed[:, : scores.shape[-1]]
+            return scores.masked_fill(~mask, float("-inf"))
+
+    return LogitsProcessorList([FirstTokenConstraint()])
+
+
+def _stopping_criteria(decode: Any, start: int, params: GenerationParams, cancel: threading.Event | None,
+                       tails: list[str] | None = None) -> Any:
     """A StoppingCriteriaList that ends rows whose text hit a stop, and every row once ``cancel`` is set."""
     import torch
     from transformers import StoppingCriteria, StoppingCriteriaList
@@ -187,7 +225,8 @@ def _stopping_criteria(decode: Any, start: int, params: GenerationParams, cancel
             if check_text:
                 rows = input_ids[:, start:].tolist()
                 for i, row in enumerate(rows):
-                    if i not in self.done and earliest_stop(decode(row), params.stop, params.stop_rule) is not None:
+                    text = strip_tail(decode(row), tails[i]) if tails else decode(row)
+                    if i not in self.done and earliest_stop(text, params.stop, params.stop_rule) is not None:
                         self.done.add(i)
             flags = [i in self.done for i in range(batch)]
             return torch.tensor(flags, dtype=torch.bool, device=input_ids.device)

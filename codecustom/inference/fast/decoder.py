@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from codecustom.inference.healing import strip_tail
 from codecustom.inference.params import GenerationParams, earliest_stop
 
 log = logging.getLogger(__name__)
@@ -119,8 +120,13 @@ class FastDecoder:
 
     # -- public -----------------------------------------------------------------------------------
     def generate(self, rows: list[list[int]], params: GenerationParams, *, cancel: threading.Event | None = None,
-                 decode: Callable[[list[int]], str] | None = None, seed: int | None = None) -> list[list[int]]:
-        """New token ids for each prompt row (without padding, cut after an end-of-sequence token)."""
+                 decode: Callable[[list[int]], str] | None = None, seed: int | None = None,
+                 first_allowed: Any = None, tails: list[str] | None = None) -> list[list[int]]:
+        """New token ids for each prompt row (without padding, cut after an end-of-sequence token).
+
+        ``first_allowed`` (``[rows, vocab]`` bool) limits each row's first token (token healing); the
+        row's ``tails`` text is then left out when stop rules look at the decoded text.
+        """
         import torch
 
         if not rows:
@@ -135,13 +141,14 @@ class FastDecoder:
                 devices=[self.device] if self.device.type == "cuda" else [], enabled=seed is not None):
             if seed is not None:
                 torch.manual_seed(seed)
-            self._prefill(state, rows, width, params)
+            self._prefill(state, rows, width, params, first_allowed)
             stopped: set[int] = set()
             steps = 1
             while steps < params.max_new_tokens:
                 if cancel is not None and cancel.is_set():
                     break
-                if steps % self.check_every == 0 and self._all_done(state, steps, stopped, params, decode, check_text):
+                if steps % self.check_every == 0 and self._all_done(state, steps, stopped, params, decode, check_text,
+                                                                    tails):
                     break
                 self._run_step(state)
                 steps += 1
@@ -222,7 +229,8 @@ class FastDecoder:
         self._record(st, self._choose(st, logits))
         st.slot += 1
 
-    def _prefill(self, st: _State, rows: list[list[int]], width: int, params: GenerationParams) -> None:
+    def _prefill(self, st: _State, rows: list[list[int]], width: int, params: GenerationParams,
+                 first_allowed: Any = None) -> None:
         import torch
 
         dev, batch, length = self.device, st.batch, st.cache_len
@@ -245,6 +253,8 @@ class FastDecoder:
         st.temperature.fill_(params.temperature if params.temperature > 0 else 1.0)
         st.top_p.fill_(params.top_p)
         logits = self._forward(st, ids, mask, positions, keep_last=True)
+        if first_allowed is not None:  # prefill runs eagerly, so this data-dependent mask stays out of the graph
+            logits = logits.masked_fill(~first_allowed[:, : logits.shape[-1]], float("-inf"))
         self._record(st, self._choose(st, logits))
         st.pos.copy_(positions[:, -1:])
         st.slot.fill_(width)
@@ -300,13 +310,14 @@ class FastDecoder:
                 t.copy_(s)
 
     def _all_done(self, st: _State, steps: int, stopped: set[int], params: GenerationParams,
-                  decode: Callable[[list[int]], str] | None, check_text: bool) -> bool:
+                  decode: Callable[[list[int]], str] | None, check_text: bool, tails: list[str] | None = None) -> bool:
         finished = st.finished.tolist()  # one host sync
         if check_text and decode is not None:
             tokens = st.out[:, :steps].tolist()
             for i, row in enumerate(tokens):
                 if i not in stopped and not finished[i]:
-                    if earliest_stop(decode(_until_eos(row, self.eos_ids)), params.stop, params.stop_rule) is not None:
+                    text = strip_tail(decode(_until_eos(row, self.eos_ids)), tails[i] if tails else "")
+                    if earliest_stop(text, params.stop, params.stop_rule) is not None:
                         stopped.add(i)
         return all(f or i in stopped for i, f in enumerate(finished))
 
