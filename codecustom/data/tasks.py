@@ -197,6 +197,7 @@ class CompletionTask(Task):
         rng.shuffle(records)
         eos = tokenizer.eos_token_id
         docs: list[list[int]] = []
+        is_fim: list[bool] = []
         n_fim = 0
         for rec in records:
             for piece in self._pieces(tokenizer, rec.content, max(8, config.max_length - 8)):
@@ -204,11 +205,13 @@ class CompletionTask(Task):
                 if split_doc is None:
                     docs.append(tokenizer(piece, add_special_tokens=False, split_special_tokens=True)["input_ids"]
                                 + [eos])
+                    is_fim.append(False)
                 else:
                     n_fim += 1
                     docs.append(fim.encode(tokenizer, split_doc.prefix, split_doc.middle, split_doc.suffix,
                                            split_doc.mode))
-        blocks = pack(docs, config.max_length, tokenizer.pad_token_id)
+                    is_fim.append(True)
+        blocks = pack(docs, config.max_length, tokenizer.pad_token_id, whole=is_fim)
         return blocks, {"documents": len(docs), "fim_documents": n_fim, "tokens": sum(len(d) for d in docs)}
 
     def collator(self, tokenizer: Any, *, is_seq2seq: bool, pad_to_multiple_of: int | None = None) -> Callable:

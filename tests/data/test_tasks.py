@@ -82,6 +82,11 @@ def test_completion_blocks_are_packed_with_fim(tmp_path, tok):
     pre, mid = tok.convert_tokens_to_ids([ours.FIM_PREFIX, ours.FIM_MIDDLE])
     assert flat.count(pre) == data.stats["train"]["documents"] == data.stats["train"]["fim_documents"]
     assert flat.count(mid) == flat.count(pre)
+    # a FIM document never straddles two blocks: each middle sees its prefix in its own block
+    for block in train:
+        ids = block["input_ids"]
+        assert ids.count(pre) == ids.count(mid)
+        assert all(pre in ids[:i] for i, t in enumerate(ids) if t == mid)
     plain = build_task_data(ds, "completion", copy.deepcopy(tiny_tokenizer()), is_seq2seq=False,
                             config=TaskConfig(max_length=128, fim_rate=0.0))
     assert pre not in [t for b in plain.splits["train"] for t in b["input_ids"]]
@@ -98,6 +103,23 @@ def test_pack_keeps_every_token_once():
     assert [b["input_ids"] for b in blocks] == [[1, 2, 3, 4], [5, 6, 7, 8]]  # a 1-token tail is dropped
     blocks = pack([[1, 2, 3], [4, 5, 6]], 4, pad_id=0)
     assert blocks[-1] == {"input_ids": [5, 6, 0, 0], "labels": [5, 6, IGNORE_INDEX, IGNORE_INDEX]}
+
+
+def test_pack_keeps_whole_sequences_in_one_block():
+    seqs = [[1, 2, 3], [10, 11, 12], [4, 5, 6, 7, 8], [20, 21], [30, 31, 32, 33]]
+    whole = [False, True, False, True, True]
+    blocks = pack(seqs, 4, pad_id=0, whole=whole)
+    rows = [b["input_ids"] for b in blocks]
+    for seq, keep in zip(seqs, whole):
+        if keep:  # inside exactly one block
+            assert any(row[i:i + len(seq)] == seq for row in rows for i in range(len(row) - len(seq) + 1))
+    flat = [t for row in rows for t in row if t]
+    assert sorted(flat) == sorted(t for s in seqs for t in s)  # every token exactly once
+    # the plain text keeps flowing while a whole sequence waits for room
+    assert rows[0] == [1, 2, 3, 4]
+    assert all(b["labels"][i] == IGNORE_INDEX for b in blocks for i, t in enumerate(b["input_ids"]) if t == 0)
+    # a whole sequence longer than a block is packed like any other
+    assert [b["input_ids"] for b in pack([[1, 2, 3, 4, 5, 6]], 4, pad_id=0, whole=[True])] == [[1, 2, 3, 4], [5, 6, 0, 0]]
 
 
 def test_fingerprint_follows_the_manifest(tmp_path):

@@ -76,6 +76,21 @@ def test_document_examples_round_trip_and_eos_only_at_document_end() -> None:
     with_fim = examples.document_examples([CODE], tok, seq_len=64, chars_per_token=2.0, rng=random.Random(0),
                                           options=examples.FimOptions(fim_rate=1.0))
     assert all(ex.kind == "fim" for ex in with_fim[0])
+    assert all(ex.atomic for ex in with_fim[0] if len(ex.ids) <= 64)
+
+
+def test_packed_fim_examples_keep_prefix_and_middle_in_one_block() -> None:
+    tok = tiny_tokenizer()
+    pre, mid = tok.convert_tokens_to_ids(["<fim_prefix>", "<fim_middle>"])
+    docs = [CODE, "x = 1\n" * 30, CODE.replace("helper", "other")]
+    units = examples.document_examples(docs, tok, seq_len=64, chars_per_token=1.0, rng=random.Random(1),
+                                       options=examples.FimOptions(fim_rate=0.5, spm_rate=0.0))
+    fims = [ex for unit in units for ex in unit if ex.kind == "fim"]
+    assert len(fims) >= 5 and all(ex.atomic for ex in fims)  # chunks sized to fit a block
+    packed = examples.pack(units, 64, pad_id=tok.pad_token_id)
+    for row in packed.input_ids.tolist():
+        assert row.count(pre) == row.count(mid)
+        assert all(pre in row[:i] for i, t in enumerate(row) if t == mid)
 
 
 def test_test_examples_match_encode_test_example() -> None:

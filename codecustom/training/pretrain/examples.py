@@ -4,7 +4,9 @@
   example's prefix, middle and suffix land in the same window.
 * Each chunk becomes a fill-in-the-middle example with probability ``fim_rate`` (StarCoder-style PSM
   or SPM, laid out exactly as :class:`codecustom.data.fim.FimFormat` lays out its training sequences),
-  otherwise plain text; a document's last plain chunk ends with end-of-text.
+  otherwise plain text; a document's last plain chunk ends with end-of-text. FIM examples are atomic
+  (never cut across blocks): a PSM middle cut off from its ``<pre> prefix`` teaches the model to
+  ignore the prefix, which is what the first shipped model learnt (it needs SPM prompts).
   FIM middles are StarCoder's two uniformly random cut points for half of the examples; the other
   half end the middle at a line end (the rest of one line, or of a few lines), which is what
   single-line and multi-line completion ask of the model.
@@ -17,6 +19,7 @@
 from __future__ import annotations
 
 import random
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -172,8 +175,8 @@ def document_examples(texts: Sequence[str], tokenizer: Any, *, seq_len: int, cha
                     doc.append(Example(np.asarray(ids, dtype=np.int32), kind="lm"))
                 else:
                     pre, mid, suf = next(encoded), next(encoded), next(encoded)
-                    doc.append(Example(np.asarray(fim_ids(fmt_ids, eos, split, pre, mid, suf), dtype=np.int32),
-                                       kind="fim"))
+                    ids = np.asarray(fim_ids(fmt_ids, eos, split, pre, mid, suf), dtype=np.int32)
+                    doc.append(Example(ids, atomic=len(ids) <= seq_len, kind="fim"))
             out.append(doc)
     return out
 
@@ -235,15 +238,15 @@ def estimate_chars_per_token(texts: Sequence[str], tokenizer: Any, sample: int =
 def pack(units: Sequence[list[Example]], seq_len: int, *, pad_id: int) -> PackedData:
     """Concatenate example groups (in the given order) into ``seq_len`` blocks.
 
-    LM and FIM examples may run across block boundaries (ordinary packing); an atomic example that does
-    not fit in the rest of the current block waits until the next block starts. The tail that does not
+    LM examples may run across block boundaries (ordinary packing); an atomic example (a test pair, a FIM
+    example) that does not fit in the rest of the current block waits until a block has room for it. The tail that does not
     fill a block is padded with ``pad_id`` and masked.
     """
     ids_parts: list[np.ndarray] = []
     mask_parts: list[np.ndarray] = []
     counts: dict[str, int] = {}
     length = 0
-    pending: list[Example] = []
+    pending: deque[Example] = deque()
 
     def put(ex: Example) -> None:
         nonlocal length
@@ -264,7 +267,7 @@ def pack(units: Sequence[list[Example]], seq_len: int, *, pad_id: int) -> Packed
                 continue
             put(ex)
             while pending and len(pending[0].ids) <= room():
-                put(pending.pop(0))
+                put(pending.popleft())
     for ex in pending:  # whatever is left goes at block starts
         if room() < len(ex.ids):
             pad = room()
