@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import gc
 import json
-import multiprocessing as mp
 import os
 import shutil
 import sys
@@ -205,6 +204,8 @@ class Miner:
             for t in tasks:
                 yield process(t)
             return
+        import multiprocessing as mp  # only here: one worker never needs it, and importing it costs a few ms
+
         method = "fork" if sys.platform.startswith("linux") else "spawn"
         ctx = mp.get_context(method)
         with ctx.Pool(workers, initializer=_init_worker, initargs=(self.opt.filter_config,)) as pool:
