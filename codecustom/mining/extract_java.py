@@ -6,7 +6,7 @@ import bisect
 import re
 from bisect import bisect_right
 
-from tree_sitter import Node
+from tree_sitter import Node, QueryCursor
 
 from codecustom.mining import syntax
 from codecustom.mining.syntax import Spans
@@ -127,11 +127,7 @@ class JavaExtractor:
         root = tree.root_node
         facts = FileFacts(path=path, language="java", is_test_file=is_test_file, root_has_error=root.has_error)
         maybe_tests = is_test_file or b"@Test" in src or b"junit" in src
-        found = (self.q_full if maybe_tests else self.q_code).run(root)
-        caps: dict[str, list[Node]] = {}
-        for m in found["definitions"]:
-            for k, v in m.items():
-                caps.setdefault(k, []).extend(v)
+        caps, calls, local_matches = self._matches(self.q_full if maybe_tests else self.q_code, root)
         for node in caps.get("package", []):
             names = [c for c in node.named_children if c.type in ("scoped_identifier", "identifier")]
             facts.package = syntax.text(names[0], src) if names else ""
@@ -197,8 +193,35 @@ class JavaExtractor:
         for node, mf in emitted:
             if mf.is_setup and mf.class_name in by_qual:
                 _setup_news(node, src, by_qual[mf.class_name])
-        self._calls(found, src, emitted, by_qual)
+        self._calls(calls, local_matches, src, emitted, by_qual)
         return facts
+
+    def _matches(self, qs: syntax.QuerySet, root: Node) -> tuple[dict[str, list[Node]], list[tuple[Node, Node, str]],
+                                                                 list[dict[str, list[Node]]]]:
+        """One pass of the query over the file: definitions by capture name, call sites as (node, name node, kind) in
+        match order, and the locals matches."""
+        defs: dict[str, list[Node]] = {}
+        calls: list[tuple[Node, Node, str]] = []
+        local_matches: list[dict[str, list[Node]]] = []
+        owner = qs.owner
+        for idx, m in QueryCursor(qs.query).matches(root):
+            what = owner[idx]
+            if what == "calls":
+                if "call" in m:
+                    calls.append((m["call"][0], m["name"][0], "call"))
+                elif "new" in m:
+                    calls.append((m["new"][0], m["name"][0], "new"))
+                else:
+                    calls.append((m["ref"][0], m["name"][0], "ref"))
+            elif what == "definitions":
+                for k, v in m.items():
+                    if k in defs:
+                        defs[k] += v
+                    else:
+                        defs[k] = v
+            else:
+                local_matches.append(m)
+        return defs, calls, local_matches
 
     # -- declarations -------------------------------------------------------------------------
 
@@ -336,20 +359,15 @@ class JavaExtractor:
 
     # -- calls ----------------------------------------------------------------------------------
 
-    def _calls(self, found: dict, src: bytes, emitted: list[tuple[Node, MethodFacts]], classes: dict[str, ClassFacts]) -> None:
+    def _calls(self, found: list[tuple[Node, Node, str]], local_matches: list, src: bytes,
+               emitted: list[tuple[Node, MethodFacts]], classes: dict[str, ClassFacts]) -> None:
         if not emitted:
             return
         spans = Spans([(n.start_byte, n.end_byte) for n, _ in emitted])
         # Spans.find, inlined: this loop runs once per call expression in the file
         starts, bounds, parent = spans.starts, spans.spans, spans.parent
         raw: list[list[tuple[int, str, Node, str]]] = [[] for _ in emitted]
-        for caps in found["calls"]:
-            if "call" in caps:
-                node, kind = caps["call"][0], "call"
-            elif "new" in caps:
-                node, kind = caps["new"][0], "new"
-            else:
-                node, kind = caps["ref"][0], "ref"
+        for node, name_node, kind in found:
             start, end = node.start_byte, node.end_byte
             i = bisect_right(starts, start) - 1
             while i >= 0:
@@ -359,13 +377,12 @@ class JavaExtractor:
                 i = parent[i]
             if i < 0:
                 continue
-            name_node = caps["name"][0]
             name = src[name_node.start_byte:name_node.end_byte].decode("utf-8", "replace")
             if kind == "new":
                 name = simple_type(name)
             raw[i].append((end, name, node, kind))
         detailed = [i for i, (_, mf) in enumerate(emitted) if mf.is_test or mf.is_setup]
-        scopes = self._scopes(found.get("locals", []), src, spans, detailed) if detailed else {}
+        scopes = self._scopes(local_matches, src, spans, detailed) if detailed else {}
         class_scopes: dict[str | None, dict] = {}
         for i, (node, mf) in enumerate(emitted):
             calls = sorted(raw[i], key=_first)

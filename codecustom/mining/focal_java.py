@@ -137,6 +137,9 @@ class JavaFocalRules:
         self.index = index
         self._scope_cache: dict[str, FocalScope] = {}
         self._members_cache: dict[tuple[ClassRef, str, int], list[MethodRef]] = {}  # the index is frozen by now
+        self._overload_cache: dict[tuple, list[MethodRef]] = {}
+        self._assignable_cache: dict[tuple[str, str], bool] = {}
+        self._helpers_cache: dict[ClassRef | None, set[str]] = {}
 
     # -- focal class ---------------------------------------------------------------------------
 
@@ -260,6 +263,13 @@ class JavaFocalRules:
     def assignable(self, arg: str, param: str) -> bool:
         """False only when the parameter is one of the repo's own types and the argument's type provably is not
         one of its subtypes (library types cannot extend repo types; repo types declare their supertypes)."""
+        key = (arg, param)
+        found = self._assignable_cache.get(key)
+        if found is None:
+            found = self._assignable_cache[key] = self._assignable(arg, param)
+        return found
+
+    def _assignable(self, arg: str, param: str) -> bool:
         targets = self.index.focal_classes(param)
         base = param.split("<")[0]
         if not targets and base in _JDK_INTERFACES and arg != base:
@@ -297,23 +307,31 @@ class JavaFocalRules:
             if cls is not None and not site.is_new and scope.classes and cls is not scope.classes[0] \
                     and self.is_supertype(cls, scope.classes[0]):
                 # declared as an interface/superclass of the focal class: the call dispatches to the focal class
-                focal_targets = choose_overload(self.members(scope.classes[0], site.name), site, self.assignable)
+                focal_targets = self._overloads(scope.classes[0], site)
                 if focal_targets:
                     cls = scope.classes[0]
             if cls is not None:
-                if site.is_new:
-                    targets = choose_overload(cls.constructors(), site, self.assignable)
-                else:
-                    targets = choose_overload(self.members(cls, site.name), site, self.assignable)
+                targets = self._overloads(cls, site, site.is_new)
             elif not strong and not site.is_new:  # receiver of unknown type: by name in the focal class (weak)
                 strong = False
                 for c in scope.classes:
-                    targets = choose_overload(self.members(c, site.name), site, self.assignable)
+                    targets = self._overloads(c, site)
                     if targets:
                         cls = c
                         break
             out.append(Resolved(i, site, cls, targets, strong))
         return out
+
+    def _overloads(self, cls: ClassRef, site: CallSite, constructors: bool = False) -> list[MethodRef]:
+        """:func:`choose_overload` over ``cls``'s constructors or its members named like the call, memoised: the
+        answer depends only on the class, the name, the arity and the argument types (the index is frozen), and
+        a repository's tests repeat the same calls many times."""
+        key = (cls, constructors, site.name, site.nargs, site.arg_types)
+        found = self._overload_cache.get(key)
+        if found is None:
+            methods = cls.constructors() if constructors else self.members(cls, site.name)
+            found = self._overload_cache[key] = choose_overload(methods, site, self.assignable)
+        return list(found)
 
     def _constant_type(self, arg: str | None) -> str | None:
         """`Traffic#` (the constant Traffic.RED) is a Traffic when Traffic is a repository enum; else unknown
@@ -336,6 +354,14 @@ class JavaFocalRules:
         return True
 
     def _helper_names(self, cls: ClassRef | None) -> set[str]:
+        """Names of the methods of a test class and its outer classes (shared per class; callers only read it)."""
+        found = self._helpers_cache.get(cls)
+        if found is None:
+            found = self._helpers_cache[cls] = self._helper_names_of(cls)
+        return found
+
+    @staticmethod
+    def _helper_names_of(cls: ClassRef | None) -> set[str]:
         names: set[str] = set()
         while cls is not None:
             names.update(m.name for m in cls.methods)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import gc
 import json
-import multiprocessing as mp
 import os
 import shutil
 import sys
@@ -205,6 +204,8 @@ class Miner:
             for t in tasks:
                 yield process(t)
             return
+        import multiprocessing as mp  # only here: one worker never needs it, and importing it costs a few ms
+
         method = "fork" if sys.platform.startswith("linux") else "spawn"
         ctx = mp.get_context(method)
         with ctx.Pool(workers, initializer=_init_worker, initargs=(self.opt.filter_config,)) as pool:
@@ -307,18 +308,19 @@ class Miner:
                     self.counts["duplicate_pairs"] += 1
                     continue
                 seen_pairs.add(key)
-                test_rec = _read_at(spool, mp_.test.method.offset)
-                focal_rec = _read_at(spool, mp_.focal.offset)
+                test_body = _body_at(spool, mp_.test.method.offset)
+                focal_body = _body_at(spool, mp_.focal.offset)
+                focal_text = json.loads(focal_body)
                 builder = contexts[mp_.focal.language]
                 if hasattr(builder, "build_json"):
-                    ctx = builder.build_json(mp_.focal, focal_rec["body"], self.index)
+                    ctx = builder.build_json(mp_.focal, focal_text, self.index)
                 else:
                     ctx = {lvl: _JSON.encode(v).encode("utf-8")
-                           for lvl, v in builder.build(mp_.focal, focal_rec["body"], self.index).items()}
+                           for lvl, v in builder.build(mp_.focal, focal_text, self.index).items()}
                 split = pair_split[id(mp_)]
                 values = (  # PairRecord's fields, in _PAIR_FIELDS order
                     mp_.test.method.id, mp_.focal.id, mp_.focal.language, mp_.heuristic, mp_.confidence,
-                    mp_.test.method.path, mp_.focal.path, test_rec["body"], focal_rec["body"],
+                    mp_.test.method.path, mp_.focal.path, test_body, focal_body,
                     _JsonText(b"{" + b", ".join([_CONTEXT_KEYS[lvl] + ctx[lvl] for lvl in CONTEXT_LEVELS]) + b"}"), split,
                     mp_.class_rule, mp_.test.framework,
                     mp_.test.method.cls.qualname if mp_.test.method.cls else None,
@@ -517,9 +519,18 @@ def _with_split(line: bytes, split: str) -> bytes:
     return line[: -len(_SPLIT_TAIL)] + b'"split": "' + split.encode() + b'"}\n'
 
 
-def _read_at(fh, offset: int) -> dict:
+_BODY_KEY = b', "body": '
+_BODY_END = b', "start_line": '
+
+
+def _body_at(fh, offset: int) -> _JsonText:
+    """The `body` of the method record spooled at ``offset``, as the JSON string literal it was written as (what
+    the pair writes again), without decoding the whole record. The record's keys are in a fixed order and a key
+    pattern cannot occur inside a JSON string (its quotes would be escaped there), so the first match is the key."""
     fh.seek(offset)
-    return json.loads(fh.readline())
+    line = fh.readline()
+    start = line.index(_BODY_KEY) + len(_BODY_KEY)
+    return _JsonText(line[start:line.index(_BODY_END, start)])
 
 
 @contextlib.contextmanager
