@@ -70,13 +70,23 @@ def main() -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
     from codecustom.data.fim import FimFormat
+    from codecustom.errors import CodecustomError
     from codecustom.modeling.loading import load_base
 
     folders = args.eval or [ROOT / "codecustom", ROOT / "lsp"]
+    missing = [str(f) for f in folders if not f.is_dir()]
+    if missing:
+        raise SystemExit(f"fim_check: no such folder: {', '.join(missing)}; give --eval a folder of Python files")
     texts = [p.read_text(encoding="utf-8", errors="replace") for f in folders for p in sorted(f.rglob("*.py"))]
-    loaded = load_base(args.model, device=args.device)
+    try:
+        loaded = load_base(args.model, device=args.device)
+    except CodecustomError as exc:
+        raise SystemExit(f"fim_check: {exc}") from None
     model, tokenizer = loaded.model.float().eval(), loaded.tokenizer
-    fim = FimFormat.for_tokenizer(tokenizer, add_missing=False)
+    try:
+        fim = FimFormat.for_tokenizer(tokenizer, add_missing=False)
+    except ValueError:
+        raise SystemExit(f"fim_check: {args.model} has no fill-in-the-middle tokens; nothing to compare") from None
     cuts = line_cuts(texts, args.cases, args.seed)
     if len(cuts) < 2:
         raise SystemExit("fim_check: fewer than 2 usable lines in the --eval folders; point it at more code")
