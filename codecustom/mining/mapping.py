@@ -54,9 +54,9 @@ ACCESSOR = re.compile(r"^((get|is|has)([A-Z_]|$)|(size|length|count|contains|equ
                       r"__(len|eq|repr|str|hash|contains|iter|getitem|bool)__$)")
 ARRANGE = re.compile(r"^((set|with|add|put|push|register|append|insert|init)([A-Z_]|$))")
 FACTORY = re.compile(r"^((of|from|valueOf|copyOf|newInstance|getInstance|builder|create|build)$|new[A-Z])")
-# single abstract methods of the JDK's functional interfaces
 # calls that turn a configured builder into the object it builds
 TERMINAL = {"build", "create", "get"}
+# single abstract methods of the JDK's functional interfaces
 FUNCTIONAL = {"apply", "accept", "test", "get", "run", "call", "compare", "applyasint", "applyaslong",
               "applyasdouble", "getasint", "getaslong", "getasdouble", "getasboolean"}
 CTOR_WORDS = {"constructor", "ctor", "init", "instantiation", "construction", "new", "creation"}
@@ -292,8 +292,9 @@ class Mapper:
         # a test whose every call on repository code is an accessor inside an assertion, of several methods, only
         # checks state its set-up made (parsing in setUp, then hasOption and getOptionValue): no single focal method
         checks = [r for r in pool if not r.site.is_new]
-        if checks and len(checks) == len(pool) and all(_kind(r) == -2 for r in checks) and len({(_owner(r.targets[0]), r.targets[0].name) for r in checks}) > 1:
-            return "checks_only"
+        if checks and len(checks) == len(pool) and all(_kind(r) == -2 for r in checks):
+            if len({(_owner(r.targets[0]), r.targets[0].name) for r in checks}) > 1:
+                return "checks_only"
         # 3. unique_call
         distinct = {id(t): t for r in pool if not r.site.is_new for t in r.targets}
         groups = {(t.cls.key if t.cls else t.path, t.name) for t in distinct.values()}
@@ -533,6 +534,7 @@ def _mark_configuration(resolved: list[Resolved], scope: FocalScope) -> None:
 
     def terminal(r: Resolved) -> bool:
         return not r.site.is_new and r.site.name in TERMINAL
+
     feeds: dict[int, Resolved] = {}  # call index -> the call made on its result
     for r in resolved:
         if r.site.receiver[0] == "call" and isinstance(r.site.receiver[1], int):

@@ -18,7 +18,7 @@ import time
 from array import array
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from json.encoder import encode_basestring
 from pathlib import Path
 
@@ -484,8 +484,7 @@ class _JsonText(bytes):
     """A value that is JSON text already (UTF-8)."""
 
 
-_PAIR_FIELDS = ("test_id", "focal_id", "language", "heuristic", "confidence", "test_path", "focal_path", "test", "focal",
-                "context", "split", "class_rule", "framework", "test_class", "focal_class", "focal_signature")
+_PAIR_FIELDS = tuple(f.name for f in fields(PairRecord))  # the order pairs.jsonl keys are written in
 _PAIR_KEYS = tuple((encode_basestring(k) + ": ").encode() for k in _PAIR_FIELDS)
 _CONTEXT_KEYS = {lvl: (encode_basestring(lvl) + ": ").encode() for lvl in CONTEXT_LEVELS}
 

@@ -239,8 +239,8 @@ def pack(units: Sequence[list[Example]], seq_len: int, *, pad_id: int) -> Packed
     """Concatenate example groups (in the given order) into ``seq_len`` blocks.
 
     LM examples may run across block boundaries (ordinary packing); an atomic example (a test pair, a FIM
-    example) that does not fit in the rest of the current block waits until a block has room for it. The tail that does not
-    fill a block is padded with ``pad_id`` and masked.
+    example) that does not fit in the rest of the current block waits until a block has room for it. The
+    tail that does not fill a block is padded with ``pad_id`` and masked.
     """
     ids_parts: list[np.ndarray] = []
     mask_parts: list[np.ndarray] = []
