@@ -4,21 +4,11 @@ its memory does not grow with the number of bad messages."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "abuse_lsp.py"
-
-
-def _load_script():
-    spec = importlib.util.spec_from_file_location("abuse_lsp", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.support.scripts import load_script
 
 
 def test_server_survives_abuse_and_answers_every_live_request(tiny_model, tmp_path):
-    abuse = _load_script()
+    abuse = load_script("abuse_lsp")
     figures = abuse.run_abuse(model=str(tiny_model("gpt2")), messages=1500, concurrent=40, threads=1,
                               log_file=str(tmp_path / "lsp.log"), timeout=120, settings={"max_new_tokens_line": 8})
     print({k: figures[k] for k in ("ready_seconds", "phase1_seconds", "phase2_seconds", "shutdown_seconds",

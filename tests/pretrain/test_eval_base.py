@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
 from pathlib import Path
 
+from tests.support.scripts import load_script
+
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "eval_base.py"
 
 
-def _module():
-    spec = importlib.util.spec_from_file_location("eval_base", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def test_bigram_beats_unigram_on_text_it_has_seen():
-    mod = _module()
+    mod = load_script("eval_base")
     seqs = [[1, 2, 3, 4] * 50]
     uni = mod.NGram(1, 10).fit(seqs)
     bi = mod.NGram(2, 10).fit(seqs)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
 from pathlib import Path
+
+from tests.support.scripts import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "fim_check.py"
@@ -15,15 +16,8 @@ CODE = "".join(f"def handler_{i}(request, value):\n    result = compute(request.
                f"    return result.total * {i}\n\n" for i in range(12))
 
 
-def _module():
-    spec = importlib.util.spec_from_file_location("fim_check", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def test_line_cuts_put_the_rest_of_the_line_in_the_middle():
-    cuts = _module().line_cuts([CODE], 20, seed=0)
+    cuts = load_script("fim_check").line_cuts([CODE], 20, seed=0)
     assert len(cuts) == 20
     for prefix, middle, suffix in cuts:
         assert "\n" not in middle and len(middle) >= 3

@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "bench_train.py"
-
-
-def _load():
-    spec = importlib.util.spec_from_file_location("bench_train", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.support.scripts import load_script
 
 
 def test_tiny_cpu_run_prints_a_table_and_writes_json(tmp_path, capsys):
     out = tmp_path / "bench.json"
-    code = _load().main(["--device", "cpu", "--tiny", "--strategies", "full,prefix,lora", "--variants", "plain,tuned",
-                         "--peak-flops", "1e12", "--out", str(out)])
+    code = load_script("bench_train").main(["--device", "cpu", "--tiny", "--strategies", "full,prefix,lora",
+                                            "--variants", "plain,tuned", "--peak-flops", "1e12", "--out", str(out)])
     printed = capsys.readouterr().out
     assert code == 0
     data = json.loads(out.read_text())
@@ -39,4 +30,4 @@ def test_unknown_variant_is_refused():
     import pytest
 
     with pytest.raises(SystemExit, match="unknown variant"):
-        _load().main(["--device", "cpu", "--tiny", "--variants", "turbo"])
+        load_script("bench_train").main(["--device", "cpu", "--tiny", "--variants", "turbo"])
