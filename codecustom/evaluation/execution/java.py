@@ -399,6 +399,12 @@ def _test_classpath_from_maven_log(log: str) -> list[str] | None:
     return found
 
 
+def _readable(classpath: list[str]) -> list[Path]:
+    """What a sandboxed javac/java must read besides its run folder: the local Maven repository and the
+    classpath's entries (the baseline build's classes, our runner)."""
+    return [m2_repository()] + [Path(c) for c in classpath if not Path(c).is_relative_to(m2_repository())]
+
+
 class JavaLadder:
     """javac + JUnit (after ``mvn -o test-compile`` where the project builds with Maven) in the sandbox."""
 
@@ -441,7 +447,8 @@ class JavaLadder:
         if (base / "pom.xml").is_file() and shutil.which("mvn"):
             result = self.sandbox.run(["mvn", "-o", "-B", "-X", "-l", "codecustom-build.log",
                                        f"-Dmaven.repo.local={m2_repository()}", "test-compile"],
-                                      cwd=base, writable=[base], env=JAVA_ENV, limits=self.build_limits)
+                                      cwd=base, writable=[base], readable=[m2_repository()], env=JAVA_ENV,
+                                      limits=self.build_limits)
             log = (base / "codecustom-build.log").read_text(encoding="utf-8", errors="replace") \
                 if (base / "codecustom-build.log").is_file() else ""
             classpath = _test_classpath_from_maven_log(log) if result.returncode == 0 else None
@@ -494,7 +501,7 @@ class JavaLadder:
     def _javac(self, cwd: Path, files: list[str], out: Path, classpath: list[str], limits: SandboxLimits):
         return self.sandbox.run(["javac", "-proc:none", "-nowarn", "-encoding", "UTF-8", "-implicit:none",
                                  "-d", str(out), "-cp", os.pathsep.join(classpath), *files],
-                                cwd=cwd, writable=[cwd], env=JAVA_ENV, limits=limits)
+                                cwd=cwd, writable=[cwd], readable=_readable(classpath), env=JAVA_ENV, limits=limits)
 
     # per test -----------------------------------------------------------------------------------
     def evaluate(self, workspace: Workspace, target: TestTarget, code: str) -> LadderOutcome:
@@ -542,7 +549,7 @@ class JavaLadder:
         for i in range(self.runs):
             result = self.sandbox.run(["java", "-cp", os.pathsep.join(runtime), "CodecustomRunner", kind,
                                        placement.class_name, placement.method], cwd=run_dir, writable=[run_dir],
-                                      env=JAVA_ENV, limits=self.limits)
+                                      readable=_readable(runtime), env=JAVA_ENV, limits=self.limits)
             report = _runner_report(result.stdout)
             ok = not result.killed and result.returncode == 0 and report is not None and report["run"] > 0 \
                 and report["failed"] == 0 and report["skipped"] == 0

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from codecustom.evaluation.execution.base import LadderOutcome, TestTarget, Workspace
-from codecustom.evaluation.sandbox import Sandbox, SandboxLimits
+from codecustom.evaluation.sandbox import Sandbox, SandboxLimits, interpreter_paths
 
 PYTEST_OPTS = ["-p", "no:cacheprovider", "-o", "addopts=", "-q", "--no-header", "-rN", "-W", "ignore::DeprecationWarning"]
 _COV_FILE = ".codecustom-coverage"
@@ -375,7 +375,7 @@ class PythonLadder:
         limits = self.limits if timeout is None else SandboxLimits(wall_seconds=timeout,
                                                                    cpu_seconds=int(timeout * 2) + 10)
         return self.sandbox.run(prefix + ["pytest", "-p", "codecustom_pytest_probe", *PYTEST_OPTS, *args],
-                                cwd=run_dir, writable=[run_dir],
+                                cwd=run_dir, writable=[run_dir], readable=interpreter_paths(self.python),
                                 env=self._env(run_dir), limits=limits)
 
     def evaluate(self, workspace: Workspace, target: TestTarget, code: str) -> LadderOutcome:

@@ -1,14 +1,17 @@
-"""Run untrusted generated code: temp copies only, no network, hard limits, nothing left running.
+"""Run untrusted generated code: temp copies only, no network, no privileges, hard limits, nothing left running.
 
 A :class:`Sandbox` runs one command at a time through ``launcher.py`` (see its docstring for the
 mechanics). Isolation is detected once per process with :func:`probe` and then *required* on every
 run, so a report can say exactly what protected the machine:
 
-- ``filesystem``: every mount read-only except the run's writable folders (mount namespace);
-- ``network``: a private network namespace with only a loopback interface;
+- ``filesystem``: a private root holding only the system folders and the interpreter (read-only) and
+  the run's temp copy (writable): no host socket, runtime folder (/run), home or other file is visible;
+- ``network``: a private network namespace with only a loopback interface (host abstract sockets too);
 - ``pid``: a private PID namespace whose init exits with the command, so the kernel kills leftovers;
-- process cap: a pids cgroup when one is writable, else RLIMIT_NPROC (not enforced for root), plus a
-  watchdog in this process that kills the run when its process tree grows past the cap;
+- ``unprivileged``: the command never runs as root (a root caller's runs become nobody, 65534);
+- Landlock, where the kernel has it: the same allow-list enforced again, per path;
+- process cap: a pids cgroup when one is writable, else RLIMIT_NPROC plus a watchdog in this process
+  that kills the run when its process tree grows past the cap;
 - always: wall-clock timeout killing the whole process group, CPU/memory/file-size/open-file rlimits,
   no capabilities, no-new-privileges, and an environment without credentials.
 """
@@ -32,6 +35,12 @@ from codecustom.evaluation.sandbox.env import sandbox_env
 
 LAUNCHER = Path(__file__).with_name("launcher.py")
 SETUP_FAILED = 125
+NOBODY = 65534
+NAMESPACES = ("filesystem", "network", "pid")
+REQUIRABLE = NAMESPACES + ("unprivileged",)
+# What every sandboxed command may read: the system's programs, libraries and configuration. Never
+# /run, /var, /tmp, /home, /root, /srv, /mnt or /media (sockets, runtime state, other people's files).
+SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
 _OUTPUT_LIMIT = 256 * 1024  # bytes of stdout/stderr kept per run
 
 
@@ -56,15 +65,24 @@ class Isolation:
     pid: bool = False
     cgroup: bool = False
     no_new_privs: bool = False
+    unprivileged: bool = False
+    uid: int | None = None  # the uid the command ran as
+    landlock: str = ""  # what Landlock enforced, "" when it is unavailable
     process_limit: str = "watchdog"  # cgroup | rlimit | watchdog
     notes: list[str] = field(default_factory=list)
 
     def describe(self) -> list[str]:
         """One line per protection, for reports."""
         yes = lambda ok, what, fallback: what if ok else fallback  # noqa: E731
+        who = "nobody (65534)" if self.uid == NOBODY else f"uid {self.uid}"
         return [
-            yes(self.filesystem, "filesystem: read-only except the temp copy (mount namespace)",
-                "filesystem: NOT isolated (no mount namespace); runs happen in a temp copy with HOME/TMPDIR inside it"),
+            yes(self.filesystem, "filesystem: a private root with only system folders and the interpreter "
+                "(read-only) and the temp copy (writable); no host socket, /run, /tmp or home visible",
+                "filesystem: NOT isolated by a mount namespace; runs happen in a temp copy with HOME/TMPDIR inside it"),
+            yes(bool(self.landlock), f"paths: {self.landlock}",
+                "paths: no Landlock in this kernel (the mount view alone limits paths)"),
+            yes(self.unprivileged, f"user: runs as {who}, no capabilities",
+                "user: NOT unprivileged (runs as root: could not switch to nobody)"),
             yes(self.network, "network: none (private network namespace, loopback only)",
                 "network: NOT isolated (no network namespace available)"),
             yes(self.pid, "processes: private PID namespace; leftovers die with the command",
@@ -108,7 +126,7 @@ class Sandbox:
     def __init__(self, limits: SandboxLimits | None = None, *, require: Sequence[str] | None = None) -> None:
         self.limits = limits or SandboxLimits()
         self.isolation = probe()
-        available = [k for k in ("filesystem", "network", "pid") if getattr(self.isolation, k)]
+        available = [k for k in REQUIRABLE if getattr(self.isolation, k)]
         self.require = list(require) if require is not None else available
         missing = [k for k in self.require if not getattr(self.isolation, k)]
         if missing:
@@ -116,24 +134,52 @@ class Sandbox:
                                + "; ".join(self.isolation.notes))
 
     def run(self, argv: Sequence[str], *, cwd: str | os.PathLike[str], writable: Sequence[str | os.PathLike[str]],
-            env: Mapping[str, str] | None = None, limits: SandboxLimits | None = None) -> SandboxResult:
-        """Run ``argv`` in ``cwd``; only ``writable`` folders (which must hold ``cwd``) can be written."""
-        return _run(list(argv), Path(cwd), [Path(w) for w in writable], dict(env or {}), limits or self.limits,
-                    {k: True for k in ("filesystem", "network", "pid")}, self.require)
+            readable: Sequence[str | os.PathLike[str]] = (), env: Mapping[str, str] | None = None,
+            limits: SandboxLimits | None = None) -> SandboxResult:
+        """Run ``argv`` in ``cwd``; only ``writable`` folders (which must hold ``cwd``) can be written, and
+        only they, the system folders, this Python and ``readable`` paths can be read."""
+        return _run(list(argv), Path(cwd), [Path(w) for w in writable], [Path(r) for r in readable],
+                    dict(env or {}), limits or self.limits, {k: True for k in NAMESPACES}, self.require)
+
+
+def interpreter_paths(python: str | None = None) -> list[str]:
+    """The folders a Python interpreter needs to start and import its installed packages."""
+    if python is None or os.path.realpath(python) == os.path.realpath(sys.executable):
+        return _interpreter_paths_here()
+    return list(_interpreter_paths_of(python))
+
+
+def _interpreter_paths_here() -> list[str]:
+    import sysconfig
+
+    found = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
+             os.path.dirname(os.path.realpath(sys.executable))}
+    found.update(v for k, v in sysconfig.get_paths().items() if k in {"stdlib", "platstdlib", "purelib", "platlib"})
+    return sorted(found)
+
+
+@functools.lru_cache(maxsize=8)
+def _interpreter_paths_of(python: str) -> tuple[str, ...]:
+    code = "import json,sys;print(json.dumps([sys.prefix,sys.base_prefix,sys.exec_prefix,sys.base_exec_prefix]))"
+    try:
+        out = subprocess.run([python, "-I", "-c", code], capture_output=True, text=True, timeout=60).stdout
+        found = set(json.loads(out))
+    except (OSError, subprocess.TimeoutExpired, ValueError):
+        found = set()
+    found.add(os.path.dirname(os.path.realpath(python)))
+    return tuple(sorted(found))
 
 
 def _rlimits(limits: SandboxLimits) -> dict[str, int]:
-    nproc = limits.max_processes
-    if os.getuid() != 0:  # RLIMIT_NPROC counts all of the user's processes, not just ours
-        nproc += _user_process_count()
+    # RLIMIT_NPROC counts all processes of the user the command runs as (nobody for a root caller)
+    nproc = limits.max_processes + _user_process_count(NOBODY if os.getuid() == 0 else os.getuid())
     return {"AS": limits.memory_bytes, "CPU": limits.cpu_seconds, "FSIZE": limits.max_file_bytes,
             "NOFILE": limits.max_open_files, "NPROC": nproc, "CORE": 0}
 
 
-def _user_process_count() -> int:
+def _user_process_count(uid: int) -> int:
     import psutil
 
-    uid = os.getuid()
     count = 0
     for proc in psutil.process_iter(["uids"]):
         try:
@@ -144,8 +190,8 @@ def _user_process_count() -> int:
     return count
 
 
-def _run(argv: list[str], cwd: Path, writable: list[Path], env_extra: dict[str, str], limits: SandboxLimits,
-         isolate: dict[str, bool], require: list[str]) -> SandboxResult:
+def _run(argv: list[str], cwd: Path, writable: list[Path], readable: list[Path], env_extra: dict[str, str],
+         limits: SandboxLimits, isolate: dict[str, bool], require: list[str]) -> SandboxResult:
     cwd = cwd.resolve()
     writable = [w.resolve() for w in writable]
     if not any(cwd == w or w in cwd.parents for w in writable):
@@ -156,10 +202,20 @@ def _run(argv: list[str], cwd: Path, writable: list[Path], env_extra: dict[str, 
     env = sandbox_env(str(home), str(tmp), env_extra)
     cgroup = PidsCgroup.create(limits.max_processes + 2)  # + the launcher and its init
     read_fd, write_fd = os.pipe()
-    cfg = {"argv": argv, "cwd": str(cwd), "env": env, "writable": [str(w) for w in writable],
-           "isolate": isolate, "require": require, "rlimits": _rlimits(limits), "status_fd": write_fd,
-           "cgroup_procs": str(cgroup.procs_file) if cgroup else None}
+    shown = list(SYSTEM_PATHS) + interpreter_paths() + [os.path.abspath(r) for r in readable]
+    shown += [os.path.realpath(r) for r in readable]  # a path through a symlinked folder: show both
+    # what the caller shares is readable even where only root could read it; system folders never are
+    system = tuple(os.path.realpath(p) for p in SYSTEM_PATHS) + tuple(interpreter_paths())
+    shared = {os.path.realpath(r) for r in readable}
+    shared = {p for p in shared if not any(p == s or p.startswith(s.rstrip("/") + "/") for s in system)}
     with tempfile.TemporaryDirectory(prefix="codecustom-sbx-out-") as out_dir:
+        root_dir = Path(out_dir) / "root"  # the launcher mounts the sandbox's private root here
+        root_dir.mkdir()
+        cfg = {"argv": argv, "cwd": str(cwd), "env": env, "writable": [str(w) for w in writable],
+               "readable": sorted(set(shown)), "shared": sorted(shared),
+               "root_dir": str(root_dir), "isolate": isolate, "require": require,
+               "rlimits": _rlimits(limits), "status_fd": write_fd,
+               "cgroup_procs": str(cgroup.procs_file) if cgroup else None}
         out_path, err_path = Path(out_dir) / "stdout", Path(out_dir) / "stderr"
         start = time.monotonic()
         killed = None
@@ -176,8 +232,10 @@ def _run(argv: list[str], cwd: Path, writable: list[Path], env_extra: dict[str, 
         wall = time.monotonic() - start
         status = _read_status(read_fd)
         stdout, stderr = _tail(out_path), _tail(err_path)
-    isolation = Isolation(**{k: bool(status.get(k)) for k in ("filesystem", "network", "pid", "cgroup", "no_new_privs")},
-                          process_limit="cgroup" if status.get("cgroup") else ("rlimit" if os.getuid() else "watchdog"),
+    isolation = Isolation(**{k: bool(status.get(k)) for k in NAMESPACES + ("cgroup", "no_new_privs", "unprivileged")},
+                          uid=status.get("uid"), landlock=status.get("landlock") or "",
+                          process_limit="cgroup" if status.get("cgroup") else
+                          ("rlimit" if status.get("unprivileged") else "watchdog"),
                           notes=list(status.get("notes", [])))
     code = proc.returncode
     if code == SETUP_FAILED and stderr.startswith("sandbox: required isolation"):
@@ -262,9 +320,9 @@ def _tail(path: Path) -> str:
 def probe() -> Isolation:
     """Which isolation this machine gives (a trivial run with everything requested, nothing required)."""
     with tempfile.TemporaryDirectory(prefix="codecustom-sbx-probe-") as work:
-        result = _run([sys.executable, "-I", "-S", "-c", "pass"], Path(work), [Path(work)], {},
-                      SandboxLimits(wall_seconds=30), {k: True for k in ("filesystem", "network", "pid")}, [])
+        result = _run([sys.executable, "-I", "-S", "-c", "pass"], Path(work), [Path(work)], [], {},
+                      SandboxLimits(wall_seconds=30), {k: True for k in NAMESPACES}, [])
     return result.isolation
 
 
-__all__ = ["Isolation", "Sandbox", "SandboxError", "SandboxLimits", "SandboxResult", "probe"]
+__all__ = ["Isolation", "Sandbox", "SandboxError", "SandboxLimits", "SandboxResult", "interpreter_paths", "probe"]
