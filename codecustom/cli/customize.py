@@ -13,7 +13,9 @@ Customize a base model to one repository and save the result as a small artifact
 
 REPO is a git repository (mined first, see 'codecustom mine') or a dataset folder written by
 'codecustom mine'. Training uses Hugging Face Trainer: held-out loss every N steps, early stopping,
-the best checkpoint restored, --resume after a kill. Defaults scale with the data and the device
+the best checkpoint restored, --resume after a kill (from the last complete checkpoint, with the
+same settings). One run at a time per project/task/strategy and store: a second one stops with a
+line naming the first, or waits for it with --wait. Defaults scale with the data and the device
 (CPU: fp32, batch 8, <= 20 steps, 256 tokens; CUDA: bf16, fused AdamW, packing, <= 3000 steps).
 The artifact goes to <store>/<project>/<task>/<strategy>/ with a manifest of hyper-parameters,
 held-out loss and cost (trainable %, time, tokens/s, peak memory, FLOPs, bytes).
@@ -45,7 +47,10 @@ def add_training_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--store", metavar="DIR", help="artifact store (default: $CODECUSTOM_STORE or $CODECUSTOM_HOME/store)")
     p.add_argument("--rev", metavar="REV", help="revision to mine when REPO is a git repository (default: HEAD)")
     p.add_argument("--resume", action="store_true",
-                   help="continue an interrupted run from its last checkpoint (finished strategies are kept)")
+                   help="continue an interrupted run from its last complete checkpoint (finished strategies are kept)")
+    p.add_argument("--wait", action="store_true",
+                   help="when another run is training the same project/task/strategy into the same store, "
+                        "wait for it instead of stopping")
     g = p.add_argument_group("data")
     g.add_argument("--context-level", default="fm_fc_c_m",
                    choices=("fm", "fm_fc", "fm_fc_c", "fm_fc_c_m", "fm_fc_c_m_f"),
@@ -127,7 +132,7 @@ def request_from_args(args: argparse.Namespace, strategies: str) -> Any:
     return CustomizeRequest(source=args.repo, base=args.base, strategies=names, task=args.task, train=train,
                             task_config=task_config, max_length=args.max_length, options=options,
                             project=args.project, store=Path(args.store).expanduser() if args.store else None,
-                            resume=args.resume, rev=args.rev, trust_remote_code=args.trust_remote_code,
+                            resume=args.resume, wait=args.wait, rev=args.rev, trust_remote_code=args.trust_remote_code,
                             allow_pickle=args.allow_pickle, min_examples=args.min_examples)
 
 

@@ -31,6 +31,7 @@ from codecustom.mining.mapping import Mapper, Mapping
 from codecustom.mining.records import (CONTEXT_LEVELS, FileRecord, Manifest, MethodRecord, PairRecord, SCHEMA_VERSION,
                                        write_jsonl)
 from codecustom.mining.sources import SourceEntry, blob_sha
+from codecustom.mining.tempdirs import clean_leftovers
 
 SPLIT_RULES = ("file", "time")
 _IN_PROCESS_BELOW = 48  # files: fewer than this are parsed in-process (no pool start-up cost)
@@ -556,6 +557,7 @@ def run(source, out: Path, options: MineOptions, *, console=None, repo_label: st
         raise DataError(f"--out {out} is a non-empty folder that is not a mined dataset",
                         hint="choose an empty or new folder; nothing was overwritten")
     out.parent.mkdir(parents=True, exist_ok=True)
+    clean_leftovers(out)
     work = out.parent / f".{out.name}.tmp-{os.getpid()}"
     if work.exists():
         shutil.rmtree(work)

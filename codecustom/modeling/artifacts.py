@@ -6,24 +6,24 @@ strategy wrote (``delta.safetensors`` or ``adapter/``). When training had to add
 tokenizer (FIM tokens for a model without them), the artifact also holds ``tokenizer/`` and the new
 rows of the embedding matrices (``added_rows.safetensors``).
 
-Writes are atomic: everything goes into a hidden temporary sibling folder which is renamed into place
-once complete, so a kill leaves either the previous artifact or the new one, never half of one.
+Writes are atomic: everything goes into a hidden temporary sibling folder which is swapped into place
+once complete (:mod:`codecustom.atomic`), so a kill leaves either the previous artifact or the new one,
+never half of one; a swap a kill interrupted is repaired the next time the store is read or written.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import logging
 import os
 import shutil
-import time
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from codecustom import __version__, paths
+from codecustom import __version__, atomic, paths
 from codecustom.errors import ModelError
 from codecustom.modeling import architecture as arch
 from codecustom.modeling.loading import LoadedModel, load_base
@@ -33,6 +33,7 @@ MANIFEST = "manifest.json"
 FORMAT = "codecustom-artifact"
 FORMAT_VERSION = 1
 ADDED_ROWS = "added_rows.safetensors"
+log = logging.getLogger(__name__)
 TOKENIZER_DIR = "tokenizer"
 
 
@@ -110,8 +111,8 @@ def save_artifact(model: Any, loaded: LoadedModel, *, strategy: str, task: str, 
     record = dict(record or {})
     final = artifact_dir(project, task, strategy, store)
     final.parent.mkdir(parents=True, exist_ok=True)
-    _clean_stale(final.parent)
-    tmp = final.parent / f".{strategy}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    repair(final.parent)
+    tmp = atomic.temp_sibling(final)
     tmp.mkdir()
     try:
         written = get_strategy(strategy).save_delta(model, tmp)
@@ -142,13 +143,7 @@ def save_artifact(model: Any, loaded: LoadedModel, *, strategy: str, task: str, 
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str) + "\n", encoding="utf-8")
         _fsync_tree(tmp)
-        old = None
-        if final.exists():
-            old = final.parent / f".{strategy}.old-{uuid.uuid4().hex[:8]}"
-            os.replace(final, old)
-        os.replace(tmp, final)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        atomic.swap_into_place(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -162,15 +157,13 @@ def _fsync_tree(folder: Path) -> None:
                 os.fsync(fh.fileno())
 
 
-def _clean_stale(parent: Path, older_than_s: float = 3600.0) -> None:
-    """Remove temporary folders left by killed saves (not ones a concurrent save may still be writing)."""
-    now = time.time()
-    for p in parent.glob(".*.tmp-*"):
-        try:
-            if now - p.stat().st_mtime > older_than_s:
-                shutil.rmtree(p, ignore_errors=True)
-        except OSError:
-            pass
+def repair(task_dir: Path) -> list[str]:
+    """Finish or undo the artifact swaps in ``<store>/<project>/<task>/`` that a kill interrupted, and
+    remove the temporary folders of killed saves (only once their writer is gone)."""
+    notes = atomic.recover(task_dir, lambda folder: (folder / MANIFEST).is_file())
+    for note in notes:
+        log.warning("artifact store: %s", note)
+    return notes
 
 
 def load_artifact(path: str | os.PathLike[str], base: LoadedModel | None = None, *, device: str | None = None,
@@ -241,6 +234,8 @@ def list_artifacts(project: str | None = None, store: str | os.PathLike[str] | N
     projects = [root / project] if project else sorted(p for p in root.iterdir() if p.is_dir())
     found: list[ArtifactInfo] = []
     for proj in projects:
+        for leftover in {p.parent for p in proj.glob("*/.*.*-*") if atomic.LEFTOVER.match(p.name)}:
+            repair(leftover)
         for manifest in proj.glob(f"*/*/{MANIFEST}"):
             if any(part.startswith(".") for part in manifest.relative_to(root).parts):
                 continue

@@ -1,17 +1,19 @@
 """The customization pipeline: dataset -> examples -> strategy -> Trainer -> held-out loss -> artifact.
 
 ``customize`` runs one or more strategies on the same split of the same dataset, one after another,
-each on a fresh copy of the base. Checkpoints live in ``<home>/runs/<project>/<task>/<strategy>/``
-until the artifact is saved; with ``resume=True`` a strategy whose artifact already matches this
-exact run is skipped and an interrupted one continues from its last checkpoint.
+each on a fresh copy of the base. Checkpoints live in the strategy's run folder
+(:class:`~codecustom.training.runs.RunFolder`) until the artifact is saved; with ``resume=True`` a
+strategy whose artifact already matches this exact run is skipped and an interrupted one continues
+from its last complete checkpoint. A strategy trains only while it holds the locks of its artifact
+and run folder.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import json
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,7 @@ from codecustom.modeling import architecture as arch
 from codecustom.modeling.strategies import (StrategyOptions, TensorStrategy, get_strategy, trainable_summary)
 from codecustom.training import distributed
 from codecustom.training.config import TrainConfig, default_max_length
+from codecustom.training.runs import RunFolder, hold_locks
 
 
 @dataclass
@@ -43,6 +46,7 @@ class CustomizeRequest:
     project: str | None = None
     store: Path | None = None
     resume: bool = False
+    wait: bool = False  # another run holds this strategy's locks: wait for it instead of stopping
     rev: str | None = None
     trust_remote_code: bool = False
     allow_pickle: bool = False
@@ -156,13 +160,9 @@ def _fresh_model(loaded: Any, strategy: Any) -> Any:
 
 def run_strategy(prep: Prepared, request: CustomizeRequest, name: str, console: Console,
                  data_cache: dict[int, tuple[Any, TaskData]] | None = None) -> RunOutcome:
-    """Train one strategy and save its artifact (or reuse a finished one when resuming)."""
-    from transformers import set_seed
-
-    from codecustom.modeling.artifacts import artifact_dir, read_manifest as read_artifact, save_artifact
-    from codecustom.training.cost import cost_record, flop_profile
-    from codecustom.training.heldout import loss_on_examples
-    from codecustom.training.trainer import run_training
+    """Train one strategy and save its artifact (or reuse a finished one when resuming), holding the
+    locks of its artifact and run folder meanwhile."""
+    from codecustom.modeling.artifacts import artifact_dir
 
     loaded = prep.loaded
     strategy = get_strategy(name)
@@ -180,17 +180,47 @@ def run_strategy(prep: Prepared, request: CustomizeRequest, name: str, console: 
         "options": request.options.to_dict(), "prompt_version": PROMPT_VERSION, "device": prep.device})
     store = request.store
     final = artifact_dir(prep.project, request.task, name, store)
-    run_dir = paths.home() / "runs" / prep.project / request.task / name
+    run = RunFolder.of(prep.project, request.task, name, store)
+    main = distributed.is_main_process()
+    where = f"{prep.project}/{request.task}/{name} in the store {final.parent.parent.parent}"
+    locks = hold_locks([(final.parent / f".{name}.lock", where),
+                        (run.lock_file, f"the run folder {run.path}")],
+                       wait=request.wait, on_wait=console.warn) if main else contextlib.ExitStack()
+    with locks:
+        return _train_and_save(prep, request, name, console, tokenizer, data, task_cfg, fingerprint, final, run)
+
+
+def _train_and_save(prep: Prepared, request: CustomizeRequest, name: str, console: Console, tokenizer: Any,
+                    data: TaskData, task_cfg: TaskConfig, fingerprint: str, final: Path, run: RunFolder) -> RunOutcome:
+    """The part of :func:`run_strategy` that runs under its locks."""
+    from transformers import set_seed
+
+    from codecustom.modeling.artifacts import read_manifest as read_artifact, save_artifact
+    from codecustom.training.cost import cost_record, flop_profile
+    from codecustom.training.heldout import loss_on_examples
+    from codecustom.training.trainer import run_training
+
+    loaded, strategy, store = prep.loaded, get_strategy(name), request.store
     if request.resume and (final / "manifest.json").is_file():
         manifest = read_artifact(final)
         if manifest.get("run_fingerprint") == fingerprint:
             console.info(f"{name}: already trained with these settings ({final}); skipping")
+            if distributed.is_main_process():
+                run.remove()  # a kill after the save left it
             return RunOutcome(name, final, manifest, reused=True)
-    if request.resume and (run_dir / "run.json").is_file():
-        previous = json.loads((run_dir / "run.json").read_text())
-        if previous.get("fingerprint") != fingerprint:
-            raise UsageError(f"the interrupted {name} run in {run_dir} used different settings, data or base",
-                             hint="rerun without --resume to start over")
+    checkpoint = None
+    if distributed.is_main_process():  # the run folder's one owner
+        if request.resume:
+            checkpoint = run.resume_point(fingerprint, name)
+        else:
+            run.start_fresh(fingerprint, name)
+    distributed.barrier()
+    if not distributed.is_main_process():
+        checkpoint = run.newest_complete() if request.resume else None
+    for line in run.skipped:
+        console.warn(f"{name}: {line}")
+    for note in run.notes:
+        console.info(f"{name}: {note}")
 
     set_seed(request.train.seed)
     model = _fresh_model(loaded, strategy)
@@ -201,15 +231,9 @@ def run_strategy(prep: Prepared, request: CustomizeRequest, name: str, console: 
     console.info(f"{name}: training {summary.trainable:,} of {summary.total:,} parameters "
                  f"({summary.percent:.3g}%) on {len(data.splits['train'])} {get_task(request.task).unit}")
     profile = flop_profile(model, reaches_input=strategy.reaches_input)
-    if not request.resume and run_dir.exists() and distributed.is_main_process():
-        shutil.rmtree(run_dir)
-    distributed.barrier()
-    run_dir.mkdir(parents=True, exist_ok=True)
-    if distributed.is_main_process():
-        (run_dir / "run.json").write_text(json.dumps({"fingerprint": fingerprint, "strategy": name}))
     result = run_training(model, data=data, tokenizer=tokenizer, is_seq2seq=loaded.is_seq2seq,
-                          default_lr=strategy.default_lr, config=request.train, run_dir=run_dir,
-                          resume=request.resume, console=console, label=name)
+                          default_lr=strategy.default_lr, config=request.train, run_dir=run.path,
+                          resume_from=str(checkpoint) if checkpoint else None, console=console, label=name)
     for note in result.notes:
         console.info(f"{name}: {note}")
 
@@ -254,7 +278,7 @@ def run_strategy(prep: Prepared, request: CustomizeRequest, name: str, console: 
     if distributed.is_main_process():  # one writer; the others wait for the artifact to exist
         info = save_artifact(result.model, loaded, strategy=name, task=request.task, project=prep.project,
                              record=record, store=store)
-        shutil.rmtree(run_dir, ignore_errors=True)
+        run.remove()
     distributed.barrier()
     del model, result
     if not distributed.is_main_process():

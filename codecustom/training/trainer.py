@@ -1,7 +1,8 @@
 """One training run on Hugging Face Trainer: evaluation, early stopping, best checkpoint, resume, cost.
 
 Trainer does the loop; this module chooses its arguments (see :mod:`codecustom.training.config`) and
-adds three callbacks: a progress bar with loss and ETA, a cost meter, and early stopping. On CUDA:
+adds four callbacks: a progress bar with loss and ETA, a cost meter, early stopping, and the mark that
+a checkpoint is complete. On CUDA:
 bf16 autocast, fused AdamW, dataloader workers, padding-free batches (packing) and optional
 torch.compile; on CPU: fp32 and no workers. Token counting happens in ``training_step`` on the
 device, so it never forces a host sync.
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from codecustom.data.tasks import TaskData, TorchDataset, get_task
 from codecustom.training import distributed
 from codecustom.training.config import Plan, TrainConfig, plan
 from codecustom.training.cost import CostMeter, TokenCounts
+from codecustom.training.runs import CHECKPOINT_PREFIX, mark_complete
 from codecustom.training.speed import performance_arguments
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,7 @@ def make_training_args(**kwargs: Any) -> Any:
     return TrainingArguments(**{k: v for k, v in kwargs.items() if k in known})
 
 
-def _trainer_classes() -> tuple[type, type]:
+def _trainer_classes() -> tuple[type, type, type]:
     from transformers import Trainer, TrainerCallback
 
     class CodecustomTrainer(Trainer):
@@ -100,7 +101,14 @@ def _trainer_classes() -> tuple[type, type]:
             if self.bar is not None:
                 self.bar.close()
 
-    return CodecustomTrainer, RunCallback
+    class MarkComplete(TrainerCallback):
+        """After Trainer wrote a checkpoint (and rotated old ones), mark it complete (runs.mark_complete)."""
+
+        def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            if state.is_world_process_zero:
+                mark_complete(Path(args.output_dir) / f"{CHECKPOINT_PREFIX}{state.global_step}")
+
+    return CodecustomTrainer, RunCallback, MarkComplete
 
 
 @dataclass
@@ -157,12 +165,14 @@ def _base_config(model: Any) -> Any:
 
 
 def run_training(model: Any, *, data: TaskData, tokenizer: Any, is_seq2seq: bool, default_lr: float,
-                 config: TrainConfig, run_dir: Path, resume: bool = False, console: Console | None = None,
+                 config: TrainConfig, run_dir: Path, resume_from: str | None = None, console: Console | None = None,
                  label: str = "train") -> TrainResult:
-    """Train ``model`` (already prepared by a strategy) on ``data`` with Trainer; see module docstring."""
+    """Train ``model`` (already prepared by a strategy) on ``data`` with Trainer; see module docstring.
+
+    ``run_dir`` (owned by the caller, see :mod:`codecustom.training.runs`) receives the checkpoints, each
+    marked complete once fully written; ``resume_from`` is a complete checkpoint to continue from."""
     import torch
     from transformers import EarlyStoppingCallback, PrinterCallback, ProgressCallback, set_seed
-    from transformers.trainer_utils import get_last_checkpoint
 
     from codecustom.modeling.loading import pick_device
 
@@ -191,15 +201,6 @@ def run_training(model: Any, *, data: TaskData, tokenizer: Any, is_seq2seq: bool
             notes.append("padding-free batches are not exact for this architecture; using padded batches")
 
     run_dir = Path(run_dir)
-    checkpoint = None
-    if resume:
-        checkpoint = get_last_checkpoint(str(run_dir)) if run_dir.is_dir() else None
-        if checkpoint is None:
-            notes.append(f"nothing to resume in {run_dir}; training from the start")
-    elif run_dir.exists() and distributed.is_main_process():
-        shutil.rmtree(run_dir)
-    distributed.barrier()
-    run_dir.mkdir(parents=True, exist_ok=True)
     world = distributed.world_size()
     parallel: dict[str, Any] = {}
     if world > 1:  # launched by torchrun/accelerate: Trainer wraps the model in DDP
@@ -253,8 +254,8 @@ def run_training(model: Any, *, data: TaskData, tokenizer: Any, is_seq2seq: bool
     set_seed(config.seed)
     counts = TokenCounts()
     meter = CostMeter(device=device)
-    trainer_cls, callback_cls = _trainer_classes()
-    callbacks: list[Any] = [callback_cls(console, label, meter)]
+    trainer_cls, callback_cls, complete_cls = _trainer_classes()
+    callbacks: list[Any] = [callback_cls(console, label, meter), complete_cls()]
     if has_eval:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.patience))
     trainer = trainer_cls(model=model, args=args, train_dataset=TorchDataset(train),
@@ -263,7 +264,7 @@ def run_training(model: Any, *, data: TaskData, tokenizer: Any, is_seq2seq: bool
     trainer.remove_callback(PrinterCallback)
     trainer.remove_callback(ProgressCallback)
     try:
-        trainer.train(resume_from_checkpoint=checkpoint)
+        trainer.train(resume_from_checkpoint=resume_from)
     finally:
         if causal_kernel:
             from codecustom.training.speed import restore_attention
@@ -281,4 +282,4 @@ def run_training(model: Any, *, data: TaskData, tokenizer: Any, is_seq2seq: bool
         trained = trained._orig_mod
     return TrainResult(model=trained, plan=run_plan, history=history, best_step=best_step,
                        best_eval_loss=state.best_metric, stopped_early=stopped, steps=state.global_step,
-                       meter=meter, counts=counts, resumed_from=checkpoint, notes=notes + data.notes)
+                       meter=meter, counts=counts, resumed_from=resume_from, notes=notes + data.notes)

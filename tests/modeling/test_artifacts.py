@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import shutil
 
 import pytest
 import torch
@@ -15,6 +16,7 @@ from codecustom.modeling.artifacts import (artifact_dir, list_artifacts, load_ar
                                            save_artifact)
 from codecustom.modeling.loading import load_base
 from codecustom.modeling.strategies import STRATEGIES, StrategyOptions
+from tests.support.faults import run_with_kill
 
 
 def _ids(loaded):
@@ -85,6 +87,31 @@ def test_a_failed_save_leaves_the_previous_artifact(arch_model, tmp_path, monkey
                            record={"metrics": {"run": 3}})
     assert second.path == first.path and second.manifest["metrics"] == {"run": 3}
     assert [p.name for p in first.path.parent.iterdir()] == ["l-eo"]
+
+
+@pytest.mark.parametrize("kill_at_replace, served", [(1, 1), (2, 2)])
+def test_a_killed_swap_is_repaired_on_the_next_start(arch_model, tmp_path, kill_at_replace, served):
+    """kill -9 before the first rename of the swap (the old artifact stays) or between the two renames
+    (the artifact is missing, hidden as .old): the next reader restores a whole artifact, no leftovers."""
+    loaded = load_base(str(arch_model("gpt2")))
+    model = _tweak(STRATEGIES["l-eo"].prepare(copy.deepcopy(loaded.model), StrategyOptions()))
+    store = tmp_path / "store"
+    save_artifact(model, loaded, strategy="l-eo", task="tests", project="demo", store=store,
+                  record={"metrics": {"run": 1}})
+    shutil.copytree(store, tmp_path / "count")
+    count = run_with_kill(lambda: save_artifact(model, loaded, strategy="l-eo", task="tests", project="demo",
+                                                store=tmp_path / "count"), kill_at=None)
+    replaces = [i for i, label in enumerate(count.reached, 1) if label == "os.replace"]
+    trial = run_with_kill(lambda: save_artifact(model, loaded, strategy="l-eo", task="tests", project="demo",
+                                                store=store, record={"metrics": {"run": 2}}),
+                          kill_at=replaces[kill_at_replace - 1])
+    assert trial.killed
+    task_dir = store / "demo" / "tests"
+    if kill_at_replace == 2:
+        assert not (task_dir / "l-eo").exists()  # what a reader would have found before the repair
+    [found] = list_artifacts(store=store)
+    assert found.manifest["metrics"] == {"run": served}  # the new one when it was complete, else the old
+    assert sorted(p.name for p in task_dir.iterdir()) == ["l-eo"]
 
 
 def test_list_and_newest(arch_model, tmp_path):

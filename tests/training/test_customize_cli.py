@@ -85,7 +85,7 @@ def test_resume_continues_after_an_interruption(arch_model, dataset, capsys, mon
     original = trainer_mod._trainer_classes
 
     def interrupting():
-        cls, cb = original()
+        cls, *callbacks = original()
 
         class Interrupted(cls):
             def training_step(self, model, inputs, num_items_in_batch=None):
@@ -93,7 +93,7 @@ def test_resume_continues_after_an_interruption(arch_model, dataset, capsys, mon
                     raise KeyboardInterrupt  # as if the user pressed Ctrl-C after the step-2 checkpoint
                 return super().training_step(model, inputs, num_items_in_batch)
 
-        return Interrupted, cb
+        return (Interrupted, *callbacks)
 
     argv = ["customize", str(dataset), "--base", str(arch_model("llama")), "--strategy", "l-ldb", "--json",
             "--max-steps", "6", "--eval-steps", "2", "--max-length", "128"]
