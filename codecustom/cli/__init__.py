@@ -17,7 +17,7 @@ from types import ModuleType
 
 from codecustom import __version__
 from codecustom.console import Console
-from codecustom.errors import CodecustomError
+from codecustom.errors import CodecustomError, environment_problem
 
 # name -> module under codecustom.cli; order is the order shown in --help.
 COMMANDS: dict[str, str] = {
@@ -105,9 +105,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
-    except Exception as exc:  # a bug of ours: still one line for the user, the traceback with --debug
+    except Exception as exc:  # the machine's fault (exit 2 with a hint), else a bug of ours (exit 1)
         if args.debug:
             raise
-        print(f"codecustom {args.command}: internal error: {type(exc).__name__}: {exc} "
+        problem = environment_problem(exc)
+        if problem is not None:
+            print(f"codecustom {args.command}: error: {problem.one_line()}", file=sys.stderr)
+            return problem.exit_code
+        message = " ".join(str(exc).split())[:500]
+        print(f"codecustom {args.command}: internal error: {type(exc).__name__}: {message} "
               "(rerun with --debug for the traceback)", file=sys.stderr)
         return 1
