@@ -14,7 +14,9 @@ and ``workspace/didChangeConfiguration`` (later sources win).
 
 initializationOptions and didChangeConfiguration take the same keys as JSON: ``{"model": {...},
 "lsp": {...}}``; for didChangeConfiguration they may sit under a ``codecustom`` section, and
-flat setting keys (``{"debounce_ms": 200}``) are accepted too.
+flat setting keys (``{"debounce_ms": 200}``) are accepted too. A backend ``url`` from the editor must
+point at this machine unless ``.codecustom.toml`` names that same URL: an editor setting must not
+send the code being typed to another host.
 """
 
 from __future__ import annotations
@@ -101,6 +103,26 @@ class ServerConfig:
     model: ModelChoice = field(default_factory=ModelChoice)
     settings: Settings = field(default_factory=Settings)
     warnings: list[str] = field(default_factory=list)
+    trusted_url: str | None = None  # the backend URL the workspace file names (any host allowed)
+
+
+def is_loopback_url(url: str) -> bool:
+    """True when ``url`` points at this machine (localhost, 127.0.0.0/8, ::1)."""
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:
+        return False
+    if not host:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _coerce(name: str, value: Any, default: Any) -> Any:
@@ -172,7 +194,7 @@ def apply(config: ServerConfig, data: Any, *, source: str) -> ServerConfig:
         return config
     if not isinstance(data, dict):
         warnings.append(f"{source}: settings must be an object, got {type(data).__name__}; ignored")
-        return ServerConfig(model, settings, config.warnings + warnings)
+        return ServerConfig(model, settings, config.warnings + warnings, config.trusted_url)
     if isinstance(data.get("codecustom"), dict):  # didChangeConfiguration: {"codecustom": {...}}
         data = data["codecustom"]
     flat = {k: v for k, v in data.items() if k not in {"model", "lsp"}}
@@ -186,6 +208,14 @@ def apply(config: ServerConfig, data: Any, *, source: str) -> ServerConfig:
             warnings.append(f"{source}: [{part}] must be a table/object; ignored")
             continue
         model = _update(model, values, f"{source} model", warnings)
+    trusted = config.trusted_url
+    if source == CONFIG_FILE:
+        trusted = model.url
+    elif model.url != config.model.url and model.url and not is_loopback_url(model.url) and model.url != trusted:
+        # an editor setting (possibly from a project's own editor config) must not send code elsewhere
+        warnings.append(f"{source}: backend url {model.url} is not on this machine; ignored "
+                        f"(name it as [model] url in {CONFIG_FILE} to use it)")
+        model = dataclasses.replace(model, url=config.model.url)
     for values in (data.get("lsp"), settings_flat):
         if values is None or values == {}:
             continue
@@ -193,7 +223,7 @@ def apply(config: ServerConfig, data: Any, *, source: str) -> ServerConfig:
             warnings.append(f"{source}: [lsp] must be a table/object; ignored")
             continue
         settings = _update(settings, values, f"{source} lsp", warnings)
-    return ServerConfig(model, settings, config.warnings + warnings)
+    return ServerConfig(model, settings, config.warnings + warnings, trusted)
 
 
 def read_workspace_file(root: Path | None) -> dict[str, Any] | None:

@@ -194,22 +194,47 @@ class CodecustomServer(LanguageServer):
         await finished
         log.info("stdin reached end of file")
 
-    def start_tcp(self, host: str, port: int) -> None:
-        """Serve one LSP client on a TCP socket (for debugging)."""
+    def start_tcp(self, host: str, port: int, *, token: str | None = None) -> None:
+        """Serve LSP on a TCP socket, one client at a time, each after the other.
+
+        A client that disconnects (without ``exit``) ends only its session: the server resets and serves
+        the next one; ``exit`` stops the server. With ``token``, a connection must open with an
+        ``initialize`` request whose ``initializationOptions.token`` matches, else it is refused and closed.
+        """
         self._stop_event = threading.Event()
+        busy = asyncio.Lock()
 
         async def connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            log.info("client connected from %s", writer.get_extra_info("peername"))
-            self.protocol.set_writer(writer)  # type: ignore[arg-type]
-            decoder = FrameDecoder()
-            while not self._stop_event.is_set():
-                data = await reader.read(1 << 16)
-                if not data:
-                    break
-                for frame in decoder.feed(data):
-                    self.protocol.handle_frame(frame)  # type: ignore[attr-defined]
-            log.info("client disconnected")
-            self.shutdown()
+            peer = writer.get_extra_info("peername")
+            if busy.locked():
+                log.warning("refused %s: another client is connected", peer)
+                await _refuse(writer, None, types.ErrorCodes.InvalidRequest,
+                              "codecustom lsp serves one client at a time and another one is connected")
+                return
+            async with busy:
+                log.info("client connected from %s", peer)
+                self.protocol.set_writer(writer)  # type: ignore[arg-type]
+                decoder = FrameDecoder()
+                trusted = token is None
+                try:
+                    while not self._stop_event.is_set():
+                        data = await reader.read(1 << 16)
+                        if not data:
+                            break
+                        for frame in decoder.feed(data):
+                            if not trusted:
+                                frame, trusted, msg_id = _authenticate(frame, token)
+                                if not trusted:
+                                    log.warning("refused %s: no valid token in its initialize request", peer)
+                                    await _refuse(writer, msg_id, UNAUTHORIZED,
+                                                  "unauthorized: initializationOptions.token is missing or wrong")
+                                    return
+                            self.protocol.handle_frame(frame)  # type: ignore[attr-defined]
+                except (ConnectionError, OSError) as exc:
+                    log.info("connection from %s lost: %s", peer, exc)
+                finally:
+                    log.info("client %s disconnected; waiting for the next one", peer)
+                    self._end_session()
 
         async def serve() -> None:
             self._server = await asyncio.start_server(connection, host, port)
@@ -220,6 +245,19 @@ class CodecustomServer(LanguageServer):
             asyncio.run(serve())
         except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
             pass
+
+    def _end_session(self) -> None:
+        """Forget one TCP client's session (documents, pending requests, shutdown state) but keep the model."""
+        self.protocol._shutdown = False  # type: ignore[attr-defined]
+        for future in list(self.protocol._request_futures.values()):  # type: ignore[attr-defined]
+            if not future.done():
+                future.cancel()
+        self.protocol._request_futures.clear()  # type: ignore[attr-defined]
+        self.initialized = False
+        self.tracker = DocumentTracker()
+        self.cache.clear()
+        self.worker.close()
+        self.worker = InferenceWorker(self.config.settings.queue_size)
 
     def shutdown(self) -> None:
         self.worker.close()
@@ -347,6 +385,44 @@ class CodecustomServer(LanguageServer):
         if model_ms is not None:
             self.stats["lastModelMs"] = round(model_ms, 1)
         self.send_status()
+
+
+UNAUTHORIZED = -32001  # a JSON-RPC server error code: the connection's token is missing or wrong
+
+
+def _authenticate(frame: Any, token: str | None) -> tuple[Any, bool, Any]:
+    """(frame without its token, accepted?, request id) for the first frame of a TCP connection."""
+    import hmac
+    import json
+
+    try:
+        message = json.loads(frame) if isinstance(frame, bytes) else None
+    except ValueError:
+        message = None
+    if not isinstance(message, dict):
+        return frame, False, None
+    msg_id = message.get("id") if isinstance(message.get("id"), (int, str)) else None
+    params = message.get("params")
+    options = params.get("initializationOptions") if isinstance(params, dict) else None
+    given = options.pop("token", None) if isinstance(options, dict) else None
+    if message.get("method") != "initialize" or not isinstance(given, str) or token is None \
+            or not hmac.compare_digest(given.encode(), token.encode()):
+        return frame, False, msg_id
+    return json.dumps(message).encode(), True, msg_id
+
+
+async def _refuse(writer: asyncio.StreamWriter, msg_id: Any, code: int, message: str) -> None:
+    """Answer with one error response, then close the connection."""
+    import json
+
+    body = json.dumps({"jsonrpc": "2.0", "id": msg_id, "error": {"code": code, "message": message}}).encode()
+    try:
+        writer.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        await writer.drain()
+        writer.close()
+        await writer.wait_closed()
+    except (ConnectionError, OSError):
+        pass
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:

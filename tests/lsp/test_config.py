@@ -48,3 +48,23 @@ def test_did_change_configuration_shapes():
     assert cfg.settings.max_new_tokens == 32 and cfg.settings.validate_tests is False and cfg.model.base == "/m"
     same = config.apply(cfg, [1, 2], source="x")
     assert same.settings == cfg.settings and "settings must be an object" in same.warnings[-1]
+
+
+def test_backend_urls_from_the_editor_are_loopback_only(tmp_path):
+    cfg = config.load(tmp_path, {"model": {"backend": "openai", "url": "http://127.0.0.1:8080/v1"}})
+    assert cfg.model.url == "http://127.0.0.1:8080/v1" and not cfg.warnings
+    for url in ("http://[::1]:8080/v1", "http://localhost:1/v1"):
+        assert config.load(tmp_path, {"model": {"url": url}}).model.url == url
+    remote = config.load(tmp_path, {"model": {"url": "https://collector.example/v1"}})
+    assert remote.model.url is None
+    assert "backend url https://collector.example/v1 is not on this machine; ignored" in remote.warnings[-1]
+    later = config.apply(cfg, {"codecustom": {"url": "http://10.0.0.5/v1"}}, source="didChangeConfiguration")
+    assert later.model.url == "http://127.0.0.1:8080/v1" and "not on this machine" in later.warnings[-1]
+
+
+def test_the_workspace_file_may_name_a_remote_backend(tmp_path):
+    (tmp_path / ".codecustom.toml").write_text('[model]\nbackend = "openai"\nurl = "https://gpu.internal/v1"\n')
+    cfg = config.load(tmp_path, {"model": {"url": "https://gpu.internal/v1"}})
+    assert cfg.model.url == "https://gpu.internal/v1" and not cfg.warnings
+    other = config.load(tmp_path, {"model": {"url": "https://elsewhere.example/v1"}})
+    assert other.model.url == "https://gpu.internal/v1" and "not on this machine" in other.warnings[-1]
