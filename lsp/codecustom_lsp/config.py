@@ -41,7 +41,10 @@ class ModelChoice:
     artifact: str | None = None  # None: newest artifact for the project; "none": base only
     tests_artifact: str | None = None  # model for test generation; None: newest tests artifact, else `artifact`
     device: str | None = None  # None: cuda when available, else cpu
-    threads: int | None = None  # torch intra-op threads on CPU; None: torch's default
+    # torch intra-op threads on CPU. One by default: beside other busy processes (builds, tests, the editor)
+    # more threads wait on each other at every matrix product (scripts/bench_lsp.py --load 2: p95 3.7 s
+    # with 2 threads vs 0.36 s with 1 on a loaded 2-core machine); raise it on an idle many-core machine.
+    threads: int | None = 1
     # where generation runs: "in-process" (default) or "openai" = any OpenAI-compatible /v1/completions
     # server (vLLM, llama.cpp, Ollama, TGI: see `codecustom export`); `base` then names the tokenizer
     backend: str = "in-process"
@@ -127,6 +130,8 @@ def is_loopback_url(url: str) -> bool:
 
 def _coerce(name: str, value: Any, default: Any) -> Any:
     """Convert ``value`` to the type of ``default`` (None defaults accept str/int)."""
+    if name == "threads" and value is None:
+        return None  # torch's own choice (one per core)
     if isinstance(default, bool):
         if isinstance(value, bool):
             return value
