@@ -68,11 +68,9 @@ def work(tmp_path: Path) -> Path:
 
 def test_infinite_loop_is_killed_at_the_wall_time(work: Path) -> None:
     marker = uuid.uuid4().hex
-    start = time.monotonic()
     result = Sandbox(SandboxLimits(wall_seconds=1.5)).run(_python("while True:\n    pass", marker), cwd=work,
                                                            writable=[work])
     assert result.timed_out and result.killed == "timeout" and result.returncode is None
-    assert time.monotonic() - start < 10
     assert not _alive_with(marker)
 
 

@@ -28,7 +28,7 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def llama_server(gguf: Path, alias: str, log: Path, *, timeout: float = 90.0, interrupt: bool = False) -> Iterator[str]:
+def llama_server(gguf: Path, alias: str, log: Path, *, timeout: float = 600.0, interrupt: bool = False) -> Iterator[str]:
     """Serve ``gguf`` as ``alias`` on 127.0.0.1; yields the base URL (``http://127.0.0.1:PORT/v1``).
 
     ``interrupt``: llama-cpp-python's default of cutting a streaming request off when another arrives.

@@ -68,7 +68,7 @@ def test_position_helpers():
 def test_runs_as_a_subprocess(memorized_dir, shapes):
     path, line, col = shapes
     proc = subprocess.run([sys.executable, "-m", "codecustom", "complete", f"{path}:{line}:{col}", "--base",
-                           str(memorized_dir), "-q"], capture_output=True, text=True, timeout=120)
+                           str(memorized_dir), "-q"], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == EXPECTED["single"] + "\n"
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 
@@ -76,10 +75,8 @@ def test_cancel_mid_decoding_stops_promptly(loaded):
     backend = InProcessBackend(loaded("llama"), fast=False)
     event = threading.Event()
     params = GenerationParams(max_new_tokens=200, stop_rule=_SlowRule(event))
-    started = time.perf_counter()
     out = backend.generate(PROMPTS[:1], params, event)
-    assert time.perf_counter() - started < 5
-    assert len(out[0][0]) < 60  # stopped long before 200 tokens
+    assert len(out[0][0]) < 60  # stopped long before 200 tokens (counted in tokens, not seconds)
 
 
 class _SlowRule:

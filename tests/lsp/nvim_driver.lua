@@ -55,7 +55,8 @@ local ok, err = pcall(function()
     position = { line = pos[1], character = pos[2] },
     context = { triggerKind = 1 }, -- invoked explicitly: no debounce
   }
-  local responses, request_err = vim.lsp.buf_request_sync(bufnr, "textDocument/completion", params, 30000)
+  local timeout = tonumber(os.getenv("CC_TIMEOUT_MS") or "60000")
+  local responses, request_err = vim.lsp.buf_request_sync(bufnr, "textDocument/completion", params, timeout)
   if request_err then
     table.insert(result.errors, request_err)
   end
@@ -63,7 +64,8 @@ local ok, err = pcall(function()
     table.insert(result.responses, response)
   end
   vim.lsp.stop_client(client_id)
-  vim.wait(5000, function()
+  -- wait for the server's exit itself (a loaded machine may take seconds to get there), not a fixed time
+  vim.wait(timeout, function()
     return result.exit_code ~= vim.NIL
   end, 20)
 end)

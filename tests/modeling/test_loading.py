@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 
 import pytest
 
@@ -22,11 +21,16 @@ def test_loads_every_architecture_from_a_folder(arch_model, arch_name):
     assert len(loaded.base_hash) == 64 and not loaded.model.training
 
 
-def test_uncached_hub_id_fails_fast_offline():
-    start = time.monotonic()
+def test_uncached_hub_id_fails_fast_offline(monkeypatch):
+    import socket
+
+    def no_network(*args, **kwargs):  # fast = no download attempted: no connection is even opened
+        raise AssertionError("a network connection was attempted")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    monkeypatch.setattr(socket, "create_connection", no_network)
     with pytest.raises(ModelError, match="not in the local Hugging Face cache and HF_HUB_OFFLINE=1 is set"):
         load_base("someorg/some-code-model")
-    assert time.monotonic() - start < 2.0
 
 
 def test_bad_paths_are_clear(tmp_path):
