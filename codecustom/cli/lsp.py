@@ -160,10 +160,12 @@ def run(args: argparse.Namespace, console: Console) -> int:
     log = logging.getLogger("codecustom.lsp")
     if args.tcp:
         host, port = args.tcp
-        log.info("listening on %s:%d (%s)", host, port, exposure)
-        print(f"codecustom lsp: listening on {host}:{port} ({exposure}; log: {log_file})", file=sys.stderr,
-              flush=True)
-        server.start_tcp(host, port, token=token)
+        def listening() -> None:
+            log.info("listening on %s:%d (%s)", host, port, exposure)
+            print(f"codecustom lsp: listening on {host}:{port} ({exposure}; log: {log_file})", file=sys.stderr,
+                  flush=True)
+
+        server.start_tcp(host, port, token=token, on_listening=listening)
     else:
         log.info("serving on stdio (pid %d)", os.getpid())
         protocol_out = _protect_stdout()

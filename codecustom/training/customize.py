@@ -195,12 +195,15 @@ def _train_and_save(prep: Prepared, request: CustomizeRequest, name: str, consol
     """The part of :func:`run_strategy` that runs under its locks."""
     from transformers import set_seed
 
-    from codecustom.modeling.artifacts import read_manifest as read_artifact, save_artifact
+    from codecustom.modeling.artifacts import read_manifest as read_artifact, repair, save_artifact
     from codecustom.training.cost import cost_record, flop_profile
     from codecustom.training.heldout import loss_on_examples
     from codecustom.training.trainer import run_training
 
     loaded, strategy, store = prep.loaded, get_strategy(name), request.store
+    if distributed.is_main_process() and final.parent.is_dir():
+        for note in repair(final.parent):  # what a killed earlier save left
+            console.info(f"{name}: {note}")
     if request.resume and (final / "manifest.json").is_file():
         manifest = read_artifact(final)
         if manifest.get("run_fingerprint") == fingerprint:

@@ -194,7 +194,8 @@ class CodecustomServer(LanguageServer):
         await finished
         log.info("stdin reached end of file")
 
-    def start_tcp(self, host: str, port: int, *, token: str | None = None) -> None:
+    def start_tcp(self, host: str, port: int, *, token: str | None = None,
+                  on_listening: Callable[[], None] | None = None) -> None:
         """Serve LSP on a TCP socket, one client at a time, each after the other.
 
         A client that disconnects (without ``exit``) ends only its session: the server resets and serves
@@ -238,6 +239,8 @@ class CodecustomServer(LanguageServer):
 
         async def serve() -> None:
             self._server = await asyncio.start_server(connection, host, port)
+            if on_listening is not None:  # bound: clients can connect from now on
+                on_listening()
             async with self._server:
                 await self._server.serve_forever()
 

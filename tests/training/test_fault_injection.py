@@ -69,9 +69,9 @@ def test_a_kill_at_any_save_boundary_is_recovered_by_resume(arch_model, dataset,
             failures.append(f"{where}: --resume exited {code}: {out.err.strip()[-300:]}")
             continue
         art = json.loads(out.out)["artifacts"][0]
-        found = list_artifacts(store=store)
-        task_dir = store / "textkit" / "tests"
+        task_dir = store / "textkit" / "tests"  # checked before anything else could repair the store
         leftovers = sorted(p.name for p in task_dir.iterdir() if p.name.startswith(".") and not p.name.endswith(".lock"))
+        found = list_artifacts(store=store)
         problems = [
             f"loss {art['metrics']['heldout_loss']} != {reference['metrics']['heldout_loss']}"
             if art["metrics"]["heldout_loss"] != reference["metrics"]["heldout_loss"] else "",
