@@ -226,11 +226,12 @@ async def test_a_newer_document_version_makes_a_pending_request_stale(client, cu
     await configure(client, debounce_ms=3000)
     try:
         stale_before = (await state(client))["stale"]
-        pending = asyncio.ensure_future(
-            client.text_document_inline_completion_async(inline_params(uri, line, character, manual=False)))
-        await state(client)  # a round trip after it: the server has taken the request (an event, not a sleep)
+        # written now (not when a task gets to run), so the round trip below comes after it
+        pending = client.protocol.send_request(types.TEXT_DOCUMENT_INLINE_COMPLETION,
+                                               inline_params(uri, line, character, manual=False))
+        await state(client)  # answered after the server took the request (an event, not a sleep)
         change_doc(client, uri, customized_repo.typing_text + "\n# edited\n")  # the user kept typing
-        result = await pending
+        result = await asyncio.wait_for(asyncio.wrap_future(pending), 600)
     finally:
         await configure(client, debounce_ms=150)
     assert not result.items
