@@ -145,6 +145,19 @@ def _protect_stdout() -> object:
     return protocol_out
 
 
+def _own_scheduling_group() -> bool:
+    """Start a session of our own (stdio servers started by an editor only, never one in a terminal, whose
+    Ctrl-C must still reach it). With the kernel's autogroup scheduling, CPU time is shared fairly between
+    sessions first: busy processes in the editor's or a terminal's session then cannot starve the server."""
+    if sys.stdin.isatty():
+        return False
+    try:
+        os.setsid()
+    except OSError:  # already a session or process-group leader
+        return False
+    return True
+
+
 def run(args: argparse.Namespace, console: Console) -> int:
     if args.tcp and args.stdio:
         raise UsageError("--tcp and --stdio are mutually exclusive", hint="pick one transport")
@@ -167,7 +180,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
 
         server.start_tcp(host, port, token=token, on_listening=listening)
     else:
-        log.info("serving on stdio (pid %d)", os.getpid())
+        grouped = _own_scheduling_group()
+        log.info("serving on stdio (pid %d%s)", os.getpid(), ", own session" if grouped else "")
         protocol_out = _protect_stdout()
         server.start_io(sys.stdin.buffer, protocol_out)  # type: ignore[arg-type]
     log.info("server stopped")
