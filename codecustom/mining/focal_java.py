@@ -83,9 +83,9 @@ def type_score(arg: str | None, param: str | None) -> int | None:
             return None
         return 1 if p not in _STRINGISH else None
     if arg == "String":
-        if p in _STRINGISH:
-            return 1
-        return None if p in _PRIMITIVE_WIDEN or p in ("boolean", "double") or p in _BOXED.values() else 1
+        # String is final: it can only be passed as itself or one of its supertypes (or a type variable, above)
+        base = p.split("<")[0].rsplit(".", 1)[-1]
+        return 1 if base in _STRINGISH or base in ("Constable", "ConstantDesc") else None
     if p in _PRIMITIVE_WIDEN or p in ("boolean", "double"):
         return None if arg not in _UNBOXED else 1
     sups = _JDK_SUPERTYPES.get(arg)
@@ -396,6 +396,8 @@ class JavaFocalRules:
             if prev.site.is_new:
                 return prev.cls, prev.strong
             m = prev.method
+            if m is None and prev.targets and len({t.return_type for t in prev.targets}) == 1:
+                m = prev.targets[0]  # overloads not told apart, but they all return the same type
             if m is None or not m.return_type:
                 return None, False
             rtype = m.return_type.split("<")[0].split(".")[-1].strip()

@@ -38,6 +38,7 @@ class MethodRef:
     start_col: int
     offset: int  # byte offset of its record in the method spool
     in_test_file: bool
+    returns: tuple[str, ...] = ()  # Python: what its return statements return (MethodFacts.returns)
 
     def accepts(self, nargs: int | None) -> bool:
         """Whether a call with ``nargs`` arguments can bind to this method."""
@@ -78,6 +79,7 @@ class ClassRef:
     is_nested_test: bool
     in_test_file: bool
     outer: ClassRef | None = None
+    aliases: dict[str, str] = field(default_factory=dict)  # Python: `__le__ = __lt__` (ClassFacts.aliases)
     methods: list[MethodRef] = field(default_factory=list)
     nested: dict[str, ClassRef] = field(default_factory=dict)
     _by_name: dict[str, list[MethodRef]] | None = field(default=None, repr=False)
@@ -109,6 +111,7 @@ class ModuleRef:
     functions: dict[str, list[MethodRef]] = field(default_factory=lambda: defaultdict(list))
     module_fields: tuple[str, ...] = ()
     fixture_types: dict[str, tuple] = field(default_factory=dict)
+    module_vars: dict[str, str] = field(default_factory=dict)  # Python: FileFacts.module_vars
 
 
 class CodeIndex:
@@ -129,7 +132,7 @@ class CodeIndex:
             self._focal_classes = {}
         mod = ModuleRef(path=facts.path, language=facts.language, package=facts.package, is_test_file=facts.is_test_file,
                         imports=facts.imports, module_fields=tuple(facts.module_fields[:40]),
-                        fixture_types=dict(facts.fixture_types))
+                        fixture_types=dict(facts.fixture_types), module_vars=facts.module_vars)
         self.modules[facts.path] = mod
         if facts.language == "python" and not facts.is_test_file:
             dotted = facts.package.split(".")
@@ -142,7 +145,8 @@ class CodeIndex:
                            package=facts.package, kind=cf.kind, header=cf.header, bases=tuple(cf.bases),
                            modifiers=tuple(cf.modifiers), fields=tuple(cf.fields[:60]), field_types=cf.field_types,
                            attr_types=cf.attr_types, indent=cf.indent, is_test_class=cf.is_test_class,
-                           is_nested_test=cf.is_nested_test, in_test_file=facts.is_test_file, outer=outer)
+                           is_nested_test=cf.is_nested_test, in_test_file=facts.is_test_file, outer=outer,
+                           aliases=cf.aliases)
             by_qual[cf.qualname] = ref
             self.classes[ref.key] = ref
             if outer is not None:
@@ -160,7 +164,7 @@ class CodeIndex:
                             min_arity=mf.min_arity, max_arity=mf.max_arity, return_type=mf.return_type,
                             is_constructor=mf.is_constructor, is_static=mf.is_static, is_test=mf.is_test,
                             is_fixture=mf.is_fixture, start_line=mf.start_line, start_col=mf.start_col,
-                            offset=offset, in_test_file=facts.is_test_file)
+                            offset=offset, in_test_file=facts.is_test_file, returns=mf.returns)
             self.methods_by_ordinal[ordinal] = ref
             if cls is not None:
                 cls.methods.append(ref)

@@ -46,6 +46,21 @@ CONFIDENCE = {
     "unique_call": 0.85,
     "last_call": 0.65,
     "untyped_call": 0.55,
+    "entry_point": 0.5,
+}
+# dunders as the words a test name spells them with (test_eq, test_equality, test_repr, test_len, test_iteration)
+DUNDER_WORDS = {
+    "__eq__": ("eq", "equal", "equals", "equality"), "__ne__": ("ne", "notequal", "notequals", "inequality"),
+    "__lt__": ("lt", "lessthan"), "__le__": ("le",), "__gt__": ("gt", "greaterthan"), "__ge__": ("ge",),
+    "__hash__": ("hash", "hashing"), "__repr__": ("repr",), "__str__": ("str",), "__len__": ("len", "length"),
+    "__iter__": ("iter", "iteration", "iterate", "iterator"), "__contains__": ("contains", "in", "membership"),
+    "__getitem__": ("getitem", "indexing", "subscript", "slicing", "slice"), "__setitem__": ("setitem",),
+    "__delitem__": ("delitem",), "__bool__": ("bool", "truthiness"), "__call__": ("call",),
+    "__add__": ("add", "plus", "addition"), "__sub__": ("sub", "minus", "subtraction"), "__or__": ("or", "union"),
+    "__and__": ("and", "intersection"), "__xor__": ("xor",), "__mul__": ("mul", "multiplication"),
+    "__copy__": ("copy",), "__deepcopy__": ("deepcopy",), "__reduce__": ("pickle", "pickling"),
+    "__reduce_ex__": ("pickle", "pickling"), "__dir__": ("dir",), "__getattr__": ("getattr",),
+    "__enter__": ("enter", "context"), "__next__": ("next",), "__reversed__": ("reversed",),
 }
 _CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
 # Name shapes of calls for `last_call`: reading state (accessors), setting a scene up (arrangement), and
@@ -91,11 +106,17 @@ class FocalScope:
         return any(cls.path == mod.path for mod in self.modules)
 
     def named(self, stem: str) -> list[MethodRef]:
-        """Candidate focal methods whose normalised name is ``stem`` (index built once per scope)."""
+        """Candidate focal methods whose normalised name is ``stem`` (index built once per scope); a dunder is named
+        by its words (`eq`, `equality` -> `__eq__`), so `add` never finds `__add__` next to an `add` method."""
         if self._by_norm is None:
             self._by_norm = {}
             for m in self.methods():
-                self._by_norm.setdefault(norm(m.name), []).append(m)
+                for key in name_keys(m.name):
+                    self._by_norm.setdefault(key, []).append(m)
+            for found in self._by_norm.values():
+                plain = [m for m in found if not is_dunder(m.name)]
+                if plain and len(plain) < len(found):
+                    found[:] = plain
         return self._by_norm.get(stem, [])
 
     def methods(self) -> list[MethodRef]:
@@ -124,6 +145,8 @@ class Resolved:
     in_scope: bool = False
     configures: bool = False  # a fluent configuration call whose object a build()/create()/get() then makes
     value: object = None  # what the call returns, when the language rules know (Python)
+    factory: bool = False  # a function that builds the object a test exercises (Python: returns a repo instance)
+    setup: bool = False  # only makes an input: an argument of another repository call, an assertion's expected side
 
     @property
     def method(self) -> MethodRef | None:
@@ -162,6 +185,17 @@ def words(name: str) -> list[str]:
 
 def norm(name: str) -> str:
     return name.replace("_", "").lower()
+
+
+def is_dunder(name: str) -> bool:
+    return len(name) > 4 and name.startswith("__") and name.endswith("__")
+
+
+def name_keys(name: str) -> tuple[str, ...]:
+    """The normalised names a test name may call a method by: itself, and for a dunder the words for it."""
+    if is_dunder(name):
+        return DUNDER_WORDS.get(name, (norm(name),))
+    return (norm(name),)
 
 
 def name_stem(name: str) -> list[str]:
@@ -219,7 +253,8 @@ class Mapper:
             r.in_scope = bool(r.targets) and (scope.contains(r.targets[0]) or (
                 not r.site.is_new and r.strong and r.cls is not None and scope.contains_class(r.cls)))
         _mark_configuration(resolved, scope)
-        strong = [r for r in resolved if r.strong and r.targets]
+        _mark_setup(resolved)
+        strong = [r for r in resolved if r.strong and r.targets and not r.setup]
         in_scope = [r for r in strong if r.in_scope]
         pool = in_scope or strong
         rule = scope.rule if in_scope or not strong else "receiver"
@@ -239,14 +274,15 @@ class Mapper:
             hit = self._by_name("".join(stem), scope, pool, test, is_class_name=k > 0)
             if isinstance(hit, MethodRef):
                 called = any(hit in r.targets for r in pool)
-                return done(hit, "name", None if called else "name_uncalled")
+                if called or not _acts(strong):  # uncalled: only when the test acts on nothing else we can see
+                    return done(hit, "name", None if called else "name_uncalled")
             if hit in ("ambiguous_overload", "multi_overload"):
                 return hit
         stem = name_stem(test.method.name)
         rest = self._after_class_name(stem, scope)
         if rest:  # testPairOfObjects in MutablePairTest: the name is `Pair` + `of...`
             hit = self._by_name("".join(rest), scope, pool, test, is_class_name=False)
-            if isinstance(hit, MethodRef):
+            if isinstance(hit, MethodRef) and (any(hit in r.targets for r in pool) or not _acts(strong)):
                 return done(hit, "name", None if any(hit in r.targets for r in pool) else "name_uncalled")
             if hit == "multi_overload":
                 return hit
@@ -257,7 +293,7 @@ class Mapper:
         if _names_property_pair(stem, strong):
             return "getter_setter"
         # 2. name_prefix
-        called = {norm(r.targets[0].name): r for r in pool if not r.site.is_new}
+        called = {key: r for r in pool if not r.site.is_new for key in name_keys(r.targets[0].name)}
         stems = [(stem, len(stem) - 1)] + ([(rest, len(rest))] if rest else [])
         for ws, longest in stems:
             for k in range(longest, 0, -1):
@@ -289,17 +325,29 @@ class Mapper:
                 if norm(m.name) not in unseen_named:
                     return "named_call_unseen"
                 return plain_done(m, heuristic, conf_key)
+        # an end-to-end test: it builds its input and configuration with the focal class/module (or has none) and
+        # acts through one method elsewhere (glom(target, Flatten()), new ExpressionBuilder(s).build().evaluate()):
+        # that entry point, at a lower confidence
+        entry = self._entry_point(test, strong, in_scope) if scope.classes or scope.modules else None
+        if entry is not None:
+            if isinstance(entry, MethodRef):
+                rule = "receiver"
+                return done(entry, "entry_point")
+            return entry
         # a test whose every call on repository code is an accessor inside an assertion, of several methods, only
         # checks state its set-up made (parsing in setUp, then hasOption and getOptionValue): no single focal method
         checks = [r for r in pool if not r.site.is_new]
         if checks and len(checks) == len(pool) and all(_kind(r) == -2 for r in checks):
             if len({(_owner(r.targets[0]), r.targets[0].name) for r in checks}) > 1:
                 return "checks_only"
-        # 3. unique_call
-        distinct = {id(t): t for r in pool if not r.site.is_new for t in r.targets}
+        # 3. unique_call (factories only when the test calls nothing else: then it is about the factory)
+        acting = [r for r in pool if not r.site.is_new and not r.factory and not _is_check(r)]
+        if not acting:
+            acting = [r for r in pool if not r.site.is_new]
+        distinct = {id(t): t for r in acting for t in r.targets}
         groups = {(t.cls.key if t.cls else t.path, t.name) for t in distinct.values()}
         if len(groups) == 1:
-            m = self._one_overload(next(iter(distinct.values())).name, pool, test)
+            m = self._one_overload(next(iter(distinct.values())).name, acting, test)
             return done(m, "unique_call") if isinstance(m, MethodRef) else m
         # calls on the focal class that bind to nothing we can see (implicit record accessors, inherited
         # library methods) mean the test exercises more than a constructor
@@ -324,6 +372,25 @@ class Mapper:
                 return done(m, "untyped_call")
             return m
         return "no_candidates" if not names_w else "ambiguous"
+
+    def _entry_point(self, test: TestRef, strong: list[Resolved], in_scope: list[Resolved]) -> MethodRef | str | None:
+        """The one method a test drives the library through when its own acts (before its first assertion ends) all
+        lie outside the focal class/module while the focal scope only arranges (constructors, factories,
+        configuration, arguments) or is checked later; None when that is not the test's shape."""
+        acts = [r for r in strong if not r.in_scope and not r.site.is_new and _kind(r) >= 1]
+        if not acts:
+            return None
+        limit = test.first_assert_end
+        own = [r for r in in_scope if not r.site.is_new and _kind(r) >= 0 and not r.factory and not r.configures]
+        if own and (limit is None or any(r.site.end <= limit for r in own)):
+            return None  # the focal scope is acted on: the ordinary heuristics decide
+        first = [r for r in acts if limit is None or r.site.end <= limit] or acts
+        best = max(_kind(r) for r in first)
+        chosen = [r for r in first if _kind(r) == best][-1]
+        key = (_owner(chosen.targets[0]), chosen.targets[0].name)
+        if any((_owner(r.targets[0]), r.targets[0].name) != key for r in acts if _kind(r) == 2):
+            return "multi_act"
+        return self._one_overload(chosen.targets[0].name, acts, test)
 
     @staticmethod
     def _after_class_name(stem: list[str], scope: FocalScope) -> list[str]:
@@ -470,7 +537,7 @@ class Mapper:
         if all(_kind(r) == -2 for r in before):
             # the first assertion only checks the state set-up left (assertNull(o.getType())): the act comes after it,
             # up to the next check
-            act = next((r for r in calls if r.site.end > limit and r.site.assert_role != "check" and _kind(r) >= 1), None)
+            act = next((r for r in calls if r.site.end > limit and _kind(r) >= 1), None)
             if act is not None:
                 nxt = next((r for r in calls if r.site.end > act.site.end and r.site.assert_role == "check"), None)
                 limit = nxt.site.end if nxt is not None else calls[-1].site.end
@@ -513,6 +580,10 @@ def _kind(r: Resolved) -> int:
         return 2
     if r.configures:
         return 1
+    if r.factory:
+        return -1
+    if r.site.attr is not None and r.site.assert_role == "check":
+        return -2  # a property read inside an assertion checks the state the act left
     name = r.targets[0].name
     if FACTORY.match(name):
         return -1
@@ -521,19 +592,47 @@ def _kind(r: Resolved) -> int:
     return 1 if ARRANGE.match(name) else 2
 
 
+def _is_check(r: Resolved) -> bool:
+    """An equality (or identity) comparison or a property read making up an assertion: it checks, never acts."""
+    return r.site.assert_role == "check" and (r.site.attr is not None or r.site.name in ("__eq__", "__ne__"))
+
+
+def _acts(strong: list[Resolved]) -> bool:
+    """Whether a test calls a repository method (not a constructor, factory or check) at all."""
+    return any(not r.site.is_new and not r.factory and not _is_check(r) and _kind(r) >= 0 for r in strong)
+
+
+def _mark_setup(resolved: list[Resolved]) -> None:
+    """Mark calls that only make what the test passes on: an argument of another repository call
+    (`glom(target, Flatten())`) or the expected side of an assertion (`assert actual == expected`)."""
+    for r in resolved:
+        arg_of = r.site.arg_of
+        if r.site.assert_role == "expected":
+            r.setup = True
+        elif arg_of is not None and arg_of < len(resolved) and resolved[arg_of].targets and resolved[arg_of].strong:
+            r.setup = True
+
+
 def _mark_configuration(resolved: list[Resolved], scope: FocalScope) -> None:
     """Mark fluent configuration calls (a method returning its own class, `serializeNulls()`) whose object a later
     build()/create()/get() turns into the object under test: they set up, like a constructor's arguments.
     Chained (`new GsonBuilder().serializeNulls().create()`) or on a variable of the builder's type. A builder that
-    is itself the focal class (GsonBuilderTest) is what the test is about: its calls stay acts."""
+    is itself the focal class (GsonBuilderTest) is what the test is about: its calls stay acts, unless the test then
+    acts on what it builds (`new ExpressionBuilder(s).variables("x").build().evaluate()`)."""
     def fluent(r: Resolved) -> bool:
         m = r.method
         return (m is not None and not r.site.is_new and m.cls is not None and bool(m.return_type)
-                and not scope.contains_class(m.cls)
                 and m.return_type.split("<")[0].split(".")[-1].strip() == m.cls.name)
 
     def terminal(r: Resolved) -> bool:
         return not r.site.is_new and r.site.name in TERMINAL
+
+    def product_used(builder: Resolved, term: Resolved) -> bool:
+        if not scope.contains_class(builder.method.cls):  # type: ignore[union-attr]
+            return True
+        made = term.method.return_type.split("<")[0].split(".")[-1].strip() if term.method and term.method.return_type else ""
+        return bool(made) and any(o.site.end > term.site.end and not o.site.is_new and o.targets and o.cls is not None
+                                  and o.cls.name == made for o in resolved)
 
     feeds: dict[int, Resolved] = {}  # call index -> the call made on its result
     for r in resolved:
@@ -546,11 +645,12 @@ def _mark_configuration(resolved: list[Resolved], scope: FocalScope) -> None:
         while nxt is not None and fluent(nxt) and not terminal(nxt):
             nxt = feeds.get(nxt.index)
         if nxt is not None and terminal(nxt):
-            r.configures = True
+            r.configures = product_used(r, nxt)
         elif nxt is None and r.site.receiver[0] == "type":
             # builder.serializeNulls(); ... builder.create()
-            r.configures = any(terminal(o) and o.site.receiver[:2] == r.site.receiver[:2] and o.site.end > r.site.end
-                               for o in resolved)
+            term = next((o for o in resolved if terminal(o) and o.site.receiver[:2] == r.site.receiver[:2]
+                         and o.site.end > r.site.end), None)
+            r.configures = term is not None and product_used(r, term)
 
 
 def _names_property_pair(stem: list[str], strong: list[Resolved]) -> bool:
