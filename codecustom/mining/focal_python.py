@@ -176,8 +176,12 @@ class PythonFocalRules:
                 continue
             head = imp.alias.split(".")[0] if imp.name is None and imp.alias == imp.module else imp.alias
             b[head] = self._import_target(imp, mod.path) if head == imp.alias else _Package(head)
-        for name in list(mod.classes) + list(mod.functions):
+        for name in mod.functions:
             b[name] = None  # defined in the test file: test code, not focal
+        for name, cls in mod.classes.items():
+            # a class the test file defines is test code, but one deriving from a repository class runs what it
+            # inherits (`class FloatToIntMap(CheckedPMap)`: constructing it runs CheckedPMap.__new__)
+            b[name] = cls if not cls.is_test_class and any(self.index.focal_classes(base) for base in cls.bases) else None
         b["__stars__"] = stars  # type: ignore[assignment]
         self._bindings[mod.path] = b
         return b

@@ -537,7 +537,10 @@ class Mapper:
         if all(_kind(r) == -2 for r in before):
             # the first assertion only checks the state set-up left (assertNull(o.getType())): the act comes after it,
             # up to the next check
-            act = next((r for r in calls if r.site.end > limit and r.site.assert_role != "check" and _kind(r) >= 1), None)
+            # (a call inside a later check acts too when the test made its object itself: assertToken(t.nextToken()))
+            made = any(r.site.is_new for r in pool)
+            act = next((r for r in calls if r.site.end > limit and (made or r.site.assert_role != "check") and _kind(r) >= 1),
+                       None)
             if act is not None:
                 nxt = next((r for r in calls if r.site.end > act.site.end and r.site.assert_role == "check"), None)
                 limit = nxt.site.end if nxt is not None else calls[-1].site.end

@@ -407,7 +407,11 @@ def returns_of(node: Node, src: bytes) -> str | None:
     """A function's return statement as a descriptor (see MethodFacts.returns), or None."""
     if not node.named_child_count:
         return None
-    value = node.named_children[0]
+    return returns_of_value(node.named_children[0], src)
+
+
+def returns_of_value(value: Node, src: bytes) -> str | None:
+    """A returned expression as a descriptor (see MethodFacts.returns), or None."""
     t = value.type
     if t == "identifier":
         name = syntax.text(value, src)
@@ -424,5 +428,10 @@ def returns_of(node: Node, src: bytes) -> str | None:
             return None
         if dotted in ("cls", "self.__class__"):
             return "self"
+        args = value.child_by_field_name("arguments")
+        if dotted in ("reduce", "functools.reduce") and args is not None and args.named_child_count == 3:
+            init = args.named_children[2]  # reduce(f, items, initial) returns what f returns, typed like `initial`
+            if init.type in ("identifier", "call"):
+                return returns_of_value(init, src)
         return dotted
     return None
