@@ -187,6 +187,9 @@ class PythonExtractor:
         plist = node.child_by_field_name("parameters")
         for p in plist.named_children if plist else []:
             t = p.type
+            if t == "typed_parameter" and p.named_child_count and p.named_children[0].type in (
+                    "list_splat_pattern", "dictionary_splat_pattern"):
+                t = p.named_children[0].type  # `*args: Any`, `**kw: Any`
             if t in ("list_splat_pattern", "dictionary_splat_pattern"):
                 varargs = True
                 params.append(syntax.text(p, src))
@@ -323,12 +326,15 @@ class PythonExtractor:
                 sb.add_raises_block(w)
                 ends.append(w.end_byte)
             events: list[tuple[int, int, Node, str, bool]] = []
+            for cname, bases, cbody in _local_classes(node, src):
+                sb.add_local_class(cname, bases, cbody)
             for cnode, name in calls:
                 if defaults[0] <= cnode.start_byte < defaults[1]:
                     continue  # a default value is set-up, never what the test exercises
                 if is_assertion_call(name):
                     sb.add_assert_call(cnode, name)
-                    ends.append(cnode.end_byte)
+                    if not _is_with_context(cnode):  # `with pytest.raises(E):` ends with its block (above)
+                        ends.append(cnode.end_byte)
                     if name.startswith("assert") and name not in CALLABLE_ASSERTS:
                         continue  # plain assertions only mark where "act" ends; they never resolve to repo code
                 events.append((cnode.end_byte, -cnode.start_byte, cnode, name, True))
@@ -367,6 +373,29 @@ class PythonExtractor:
             else:
                 continue
             scopes[i].setdefault(var, desc)
+
+
+def _local_classes(func: Node, src: bytes) -> list[tuple[str, tuple[str, ...], Node]]:
+    """Classes a function defines at its top level: (name, base names, body)."""
+    body = func.child_by_field_name("body")
+    out = []
+    for stmt in body.named_children if body is not None else ():
+        node = stmt.child_by_field_name("definition") if stmt.type == "decorated_definition" else stmt
+        if node is not None and node.type == "class_definition":
+            b, sup = node.child_by_field_name("body"), node.child_by_field_name("superclasses")
+            bases = tuple(syntax.text(c, src) for c in (sup.named_children if sup is not None else ())
+                          if c.type in ("identifier", "attribute"))
+            if b is not None:
+                out.append((syntax.text(node.child_by_field_name("name"), src), bases, b))
+    return out
+
+
+def _is_with_context(call: Node) -> bool:
+    """Whether a call is the context expression of a with-item (`with pytest.raises(E) as e:`)."""
+    p = call.parent
+    if p is not None and p.type == "as_pattern":
+        p = p.parent
+    return p is not None and p.type == "with_item"
 
 
 def _event_key(e: tuple) -> tuple[int, int]:

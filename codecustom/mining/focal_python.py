@@ -298,6 +298,11 @@ class PythonFocalRules:
                     else:
                         targets = choose_overload(t, site)
                 strong = strong or value is not None
+            elif site.receiver[0] == "local":  # a class the test defines, constructed: its repository base's
+                base = self._local_base(site.receiver[1], mod)
+                if base is not None:
+                    cls, targets, value, strong = base, choose_overload(self.constructors(base), site), base, True
+                    t = base
             elif site.receiver[0] == "global":
                 t = self.resolve_name(site.name, mod)
                 value, strong = t, True
@@ -310,6 +315,8 @@ class PythonFocalRules:
                     factory = True
             elif value is not None:
                 t = self.attr(value, site.name, mod.path)
+                if isinstance(value, Instance):
+                    cls = value.cls  # known even when the method is not the repository's (count = Sequence.count)
                 if isinstance(t, ClassRef):
                     cls = t
                     targets = choose_overload(self.constructors(t), site)
@@ -335,6 +342,14 @@ class PythonFocalRules:
             r.factory = factory and not site.is_new and isinstance(r.value, Instance)
             out.append(r)
         return out
+
+    def _local_base(self, bases: tuple[str, ...], mod: ModuleRef) -> ClassRef | None:
+        """The first repository class among a test-defined class's bases."""
+        for b in bases:
+            t = self.resolve_name(b, mod)
+            if isinstance(t, ClassRef):
+                return t
+        return None
 
     def _value_of_call(self, target: Target | None, targets: list[MethodRef]) -> Target | None:
         """What calling the target returns: an instance for a class, the annotated or returned class for a function."""
@@ -364,11 +379,15 @@ class PythonFocalRules:
                 return Instance(m.cls)
             t = self.resolve_in_module(rt, owner)
             return Instance(t) if isinstance(t, ClassRef) else None
-        for desc in m.returns:
-            found = self._descriptor_value(desc, m, owner, depth)
-            if found is not None:
-                return found
-        return None
+        found: Instance | None = None
+        for desc in m.returns:  # `return NotImplemented` and the like resolve to nothing and are skipped
+            value = self._descriptor_value(desc, m, owner, depth)
+            if value is None:
+                continue
+            if found is not None and value.cls is not found.cls:
+                return None  # returns instances of different classes (freeze() -> pmap, pvector, pset...)
+            found = value
+        return found
 
     def _descriptor_value(self, desc: str, m: MethodRef, owner: ModuleRef, depth: int) -> Instance | None:
         if desc == "self":
@@ -431,6 +450,9 @@ class PythonFocalRules:
             return self.resolve_name(recv[1], mod) or self.resolve_name(recv[1].rsplit(".", 1)[-1], mod), True
         if kind == "literal":
             return None, True
+        if kind == "local":
+            base = self._local_base(recv[1], mod)
+            return (Instance(base) if base is not None else None), True
         if kind == "__class__":
             return Instance(recv[1]), True
         if kind == "__value__":

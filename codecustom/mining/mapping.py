@@ -65,8 +65,8 @@ DUNDER_WORDS = {
 _CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
 # Name shapes of calls for `last_call`: reading state (accessors), setting a scene up (arrangement), and
 # factories (static of/from/valueOf..., builder create()/build()), which only make the object under test.
-ACCESSOR = re.compile(r"^((get|is|has)([A-Z_]|$)|(size|length|count|contains|equals|hashCode|toString)$|"
-                      r"__(len|eq|repr|str|hash|contains|iter|getitem|bool)__$)")
+ACCESSOR = re.compile(r"^((get|is|has)([A-Z_]|$)|(size|length|count|contains|equals|hashCode|toString|keys|values|"
+                      r"items)$|(to|as)_[a-z]|__(len|eq|ne|repr|str|hash|contains|iter|getitem|bool)__$)")
 ARRANGE = re.compile(r"^((set|with|add|put|push|register|append|insert|init)([A-Z_]|$))")
 FACTORY = re.compile(r"^((of|from|valueOf|copyOf|newInstance|getInstance|builder|create|build)$|new[A-Z])")
 # calls that turn a configured builder into the object it builds
@@ -286,8 +286,8 @@ class Mapper:
                 return done(hit, "name", None if any(hit in r.targets for r in pool) else "name_uncalled")
             if hit == "multi_overload":
                 return hit
-        # the name joins two called methods (testPushThenPop, test_parse_and_format): no single focal method
-        if self._conjunction(stem, strong):
+        # the name joins two called methods (testPushThenPop, test_parse_and_format, test_read_seek): no single focal
+        if self._conjunction(stem, strong) or _leading_pair(stem, strong):
             return "conjunction"
         # testGetSetNewLineText: the name names a getter/setter pair the test calls (no single focal method)
         if _names_property_pair(stem, strong):
@@ -308,6 +308,11 @@ class Mapper:
         if stem and stem[0] in CTOR_WORDS and scope.classes and scope.classes[0].constructors():
             hit = self._pick_ctor(scope.classes[0].constructors(), pool)
             return done(hit, "name") if isinstance(hit, MethodRef) else hit
+        if stem and stem[0] in CTOR_WORDS and not scope.classes:  # module scope: the one class the test constructs
+            made = {id(t): t for r in pool if r.site.is_new for t in r.targets}
+            if made and len({_owner(t) for t in made.values()}) == 1:
+                hit = self._pick_ctor(list(made.values()), pool)
+                return done(hit, "name") if isinstance(hit, MethodRef) else hit
         # the name starts with a focal method the test reaches only through a helper (testEqualsTrue calling
         # checkEquals(...)), while its own calls only build or read objects
         if not any(not r.site.is_new and _kind(r) >= 0 for r in pool):
@@ -340,6 +345,11 @@ class Mapper:
         if checks and len(checks) == len(pool) and all(_kind(r) == -2 for r in checks):
             if len({(_owner(r.targets[0]), r.targets[0].name) for r in checks}) > 1:
                 return "checks_only"
+        # a test that only reads what it made is about making it: the constructor or factory (test_instantiate,
+        # BoxList(rows) then len/[0]); unless it calls something on it we cannot see (count = Sequence.count)
+        made = self._made_only(pool, resolved, test)
+        if made is not None:
+            return done(made, "unique_call") if isinstance(made, MethodRef) else made
         # 3. unique_call (factories only when the test calls nothing else: then it is about the factory)
         acting = [r for r in pool if not r.site.is_new and not r.factory and not _is_check(r)]
         if not acting:
@@ -373,6 +383,23 @@ class Mapper:
             return m
         return "no_candidates" if not names_w else "ambiguous"
 
+    def _made_only(self, pool: list[Resolved], resolved: list[Resolved], test: TestRef) -> MethodRef | str | None:
+        """The constructor or factory of a test whose other calls only read (accessors, properties, checks)."""
+        makers = [r for r in pool if r.site.is_new or r.factory]
+        readers = [r for r in pool if not r.site.is_new and not r.factory]
+        if not makers or not all(_plain_read(r) for r in readers):
+            return None
+        if any(r.strong and not r.targets and not r.site.is_new and not r.site.protocol and r.cls is not None
+               and not r.setup for r in resolved):
+            return "unseen_call"  # it acts on what it made through a method we cannot see
+        owners = {(_owner(t), t.name) for r in makers for t in r.targets}
+        if len(owners) != 1:
+            return None
+        if makers[0].site.is_new:
+            ctors = [t for r in makers for t in r.targets]
+            return self._pick_ctor(list({id(t): t for t in ctors}.values()), pool)
+        return self._one_overload(makers[0].targets[0].name, makers, test)
+
     def _entry_point(self, test: TestRef, strong: list[Resolved], in_scope: list[Resolved]) -> MethodRef | str | None:
         """The one method a test drives the library through when its own acts (before its first assertion ends) all
         lie outside the focal class/module while the focal scope only arranges (constructors, factories,
@@ -394,8 +421,16 @@ class Mapper:
 
     @staticmethod
     def _after_class_name(stem: list[str], scope: FocalScope) -> list[str]:
-        """The words after a leading (tail of the) focal class name: `pair of objects` in MutablePairTest -> `of objects`."""
-        if not scope.classes or len(stem) < 2:
+        """The words after a leading (tail of the) focal class name: `pair of objects` in MutablePairTest -> `of objects`;
+        in a module scope, after the whole name of one of its classes (`FunctionBuilder add arg` -> `add arg`)."""
+        if len(stem) < 2:
+            return []
+        if not scope.classes:
+            for mod in scope.modules:
+                for cls in mod.classes.values():
+                    cw = list(_words(cls.name))
+                    if len(stem) > len(cw) and stem[:len(cw)] == cw:
+                        return stem[len(cw):]
             return []
         cw = list(_words(scope.classes[0].name))
         for j in range(len(cw)):
@@ -585,14 +620,22 @@ def _kind(r: Resolved) -> int:
         return 1
     if r.factory:
         return -1
-    if r.site.attr is not None and r.site.assert_role == "check":
-        return -2  # a property read inside an assertion checks the state the act left
+    if r.site.attr is not None and r.site.name == "__getattr__" and r.targets[0].name != "__getattr__":
+        return -2 if r.site.assert_role == "check" else 0  # a property read: inside an assertion it checks
     name = r.targets[0].name
     if FACTORY.match(name):
         return -1
     if ACCESSOR.match(name):
         return -2 if r.site.assert_role == "check" else 0
     return 1 if ARRANGE.match(name) else 2
+
+
+def _plain_read(r: Resolved) -> bool:
+    """A read that does not exercise behaviour of its own: a getter, a property, a comparison or conversion the
+    assertions make; not a lookup through __getitem__/__contains__/__getattr__ (dictionary-like classes)."""
+    if r.configures or r.site.assert_role == "act" or _kind(r) > 0:
+        return False
+    return r.targets[0].name not in ("__getitem__", "__contains__", "__getattr__", "__missing__")
 
 
 def _is_check(r: Resolved) -> bool:
@@ -610,7 +653,7 @@ def _mark_setup(resolved: list[Resolved]) -> None:
     (`glom(target, Flatten())`) or the expected side of an assertion (`assert actual == expected`)."""
     for r in resolved:
         arg_of = r.site.arg_of
-        if r.site.assert_role == "expected":
+        if r.site.assert_role in ("expected", "declaration"):
             r.setup = True
         elif arg_of is not None and arg_of < len(resolved) and resolved[arg_of].targets and resolved[arg_of].strong:
             r.setup = True
@@ -654,6 +697,14 @@ def _mark_configuration(resolved: list[Resolved], scope: FocalScope) -> None:
             term = next((o for o in resolved if terminal(o) and o.site.receiver[:2] == r.site.receiver[:2]
                          and o.site.end > r.site.end), None)
             r.configures = term is not None and product_used(r, term)
+
+
+def _leading_pair(stem: list[str], strong: list[Resolved]) -> bool:
+    """Whether the name's first two words are each the whole name of a different method the test calls (read, seek)."""
+    if len(stem) < 2 or stem[0] == stem[1]:
+        return False
+    names = {key for r in strong if not r.site.is_new for t in r.targets for key in name_keys(t.name)}
+    return stem[0] in names and stem[1] in names and stem[0] + stem[1] not in names
 
 
 def _names_property_pair(stem: list[str], strong: list[Resolved]) -> bool:

@@ -90,11 +90,14 @@ class SiteBuilder:
         self.roles: list[tuple[int, int, str]] = []  # (start, end, role) spans: check / expected / act
         self.call_spans: list[tuple[int, int, int]] = []  # (args start, args end, site index) of calls
         self._spans: list[tuple[int, int]] = []  # each site's node span, for finish()
+        self._checks: set[tuple[int, int]] = set()  # spans of the comparisons asserts make
+        self._fed: list[tuple[int, int]] = []  # (site whose result a local holds, call it is passed to)
+        self.local_classes: dict[str, tuple[str, ...]] = {}  # classes the function defines -> their bases
 
     # -- spans that give sites their role ---------------------------------------------------------
 
     def add_assert_statement(self, node: Node) -> None:
-        self.roles.append((node.start_byte, node.end_byte, "check"))
+        self.roles.append((node.start_byte, node.end_byte, "assert"))
         expr = node.named_children[0] if node.named_child_count else None
         if expr is not None and expr.type == "comparison_operator":
             ops = [c.type for c in expr.children if not c.is_named]
@@ -102,6 +105,12 @@ class SiteBuilder:
             if ops and ops[0] in ("==", "!=", "is") and len(operands) == 2:
                 right = operands[1]
                 self.roles.append((right.start_byte, right.end_byte, "expected"))
+                self._checks.add((expr.start_byte, expr.end_byte))
+
+    def add_local_class(self, name: str, bases: tuple[str, ...], body: Node) -> None:
+        """A class the test defines: calls in its body declare (set-up); constructing it builds one of its bases."""
+        self.local_classes[name] = bases
+        self.roles.append((body.start_byte, body.end_byte, "declaration"))
 
     def add_raises_block(self, node: Node) -> None:
         body = node.child_by_field_name("body")
@@ -109,25 +118,28 @@ class SiteBuilder:
             self.roles.append((body.start_byte, body.end_byte, "act"))
 
     def add_assert_call(self, node: Node, name: str) -> None:
-        self.roles.append((node.start_byte, node.end_byte, "check"))
+        self.roles.append((node.start_byte, node.end_byte, "assert"))
         args = node.child_by_field_name("arguments")
         argn = [a for a in args.named_children if a.type not in ("comment", "keyword_argument")] if args is not None else []
         if name in EXPECTED_LAST and len(argn) >= 2:
             self.roles.append((argn[1].start_byte, argn[1].end_byte, "expected"))
 
-    def role_of(self, node: Node) -> str:
-        """The innermost role span around a node ('' outside assertions)."""
+    def role_of(self, node: Node, *, reads: bool = False) -> str:
+        """A site's role: `expected` or `act` from the innermost such span around it; `check` for the comparison an
+        assert makes and for attribute reads (``reads``) inside an assertion; else '' (pytest asserts hold acts:
+        `assert parse(s) == 3`)."""
         best: tuple[int, str] | None = None
         s, e = node.start_byte, node.end_byte
         for rs, re_, role in self.roles:
             if rs <= s and e <= re_ and (best is None or re_ - rs < best[0]):
                 best = (re_ - rs, role)
-        return best[1] if best else ""
+        role = best[1] if best else ""
+        if role == "assert":
+            return "check" if reads or (s, e) in self._checks else ""
+        return role
 
     def finish(self) -> None:
         """Link each site to the call whose arguments hold it (known once every call is numbered)."""
-        if not self.call_spans:
-            return
         for k, (s, e) in enumerate(self._spans):
             best: tuple[int, int] | None = None
             for a_s, a_e, idx in self.call_spans:
@@ -135,9 +147,12 @@ class SiteBuilder:
                     best = (a_e - a_s, idx)
             if best is not None and self.sites[k].assert_role != "act":
                 self.sites[k].arg_of = best[1]
+        for made, used in self._fed:
+            if self.sites[made].arg_of is None and self.sites[made].assert_role != "act":
+                self.sites[made].arg_of = used
 
     def _push(self, site: CallSite, node: Node) -> int:
-        site.assert_role = self.role_of(node)
+        site.assert_role = self.role_of(node, reads=site.attr is not None)
         self.sites.append(site)
         self._spans.append((node.start_byte, node.end_byte))
         return len(self.sites) - 1
@@ -155,6 +170,9 @@ class SiteBuilder:
         if fn.type == "identifier" and (name in self.scope and name not in ("self", "cls")):
             # a local bound to a value: calling it runs its __call__ (or the function it holds)
             site = CallSite(name="__call__", receiver=self.type_of(fn), nargs=nargs, end=node.end_byte, protocol=True)
+        elif fn.type == "identifier" and name in self.local_classes:
+            site = CallSite(name=name, receiver=("local", self.local_classes[name]), nargs=nargs, end=node.end_byte,
+                            is_new=True)
         elif fn.type == "identifier":
             site = CallSite(name=name, receiver=("global",), nargs=nargs, end=node.end_byte, is_new=name[:1].isupper())
         else:
@@ -163,6 +181,11 @@ class SiteBuilder:
         self.index_of.setdefault(node.id, idx)
         if args is not None:
             self.call_spans.append((args.start_byte, args.end_byte, idx))
+            for a in positional:  # `spec = Iter().filter(f); glom(data, spec)`: what made `spec` is an argument
+                if a.type == "identifier" and syntax.text(a, src) in self.scope:
+                    desc = self._scoped(syntax.text(a, src))
+                    if desc[0] == "call" and desc[1] < idx:
+                        self._fed.append((desc[1], idx))
         dunder = BUILTIN_DUNDERS.get(name) if fn.type == "identifier" and name not in self.scope else MODULE_DUNDERS.get(dotted)
         if dunder and positional and (len(positional) == 1 or dunder == "__reduce_ex__"):
             # str(x), len(x), copy.copy(x), ...: x.__str__(), x.__len__(), x.__copy__()
@@ -348,6 +371,8 @@ class SiteBuilder:
             if fn is not None and (fn.type == "identifier" or (fn.type == "attribute" and _DOTTED.fullmatch(syntax.text(fn, src)))):
                 dotted = syntax.text(fn, src)
                 head = dotted.split(".", 1)[0]
+                if dotted in self.local_classes:
+                    return ("local", self.local_classes[dotted])
                 if head == "self" or head in self.scope:
                     if value.id in self.index_of:
                         return ("call", self.index_of[value.id])
