@@ -355,6 +355,7 @@ class JavaExtractor:
             end_line=node.end_point[0] + 1,
             is_constructor=is_ctor,
             is_static="static" in keywords,
+            has_body=body is not None,
         )
 
     # -- calls ----------------------------------------------------------------------------------
@@ -384,6 +385,7 @@ class JavaExtractor:
         detailed = [i for i, (_, mf) in enumerate(emitted) if mf.is_test or mf.is_setup]
         scopes = self._scopes(local_matches, src, spans, detailed) if detailed else {}
         class_scopes: dict[str | None, dict] = {}
+        helper_names: dict[str | None, set[str]] = {}
         for i, (node, mf) in enumerate(emitted):
             calls = sorted(raw[i], key=_first)
             mf.calls = [("new " + name) if kind == "new" else name for _, name, _, kind in calls]
@@ -393,6 +395,12 @@ class JavaExtractor:
                 class_scopes[mf.class_name] = _class_scope(classes, mf.class_name)
             scope = dict(class_scopes[mf.class_name])
             scope.update(scopes[i])
+            # assertion helpers the test class writes itself (assertNonFiniteDoublesExceptions(writer)) act on what
+            # they are given: they stay call sites
+            helpers = helper_names.get(mf.class_name)
+            if helpers is None:
+                helpers = helper_names[mf.class_name] = {m.name for _, m in emitted if m.class_name == mf.class_name
+                                                         and not m.is_test}
             index_of: dict[int, int] = {}
             first_assert: tuple[int, int] | None = None
             asserts: list[tuple[int, int, bool]] = []  # (start, -end, runs its argument): innermost last among equal starts
@@ -407,7 +415,7 @@ class JavaExtractor:
                     mf.has_assert = True
                     if first_assert is None or cnode.start_byte < first_assert[0]:
                         first_assert = (cnode.start_byte, cnode.end_byte)
-                    if cnode.child_by_field_name("object") is None:
+                    if cnode.child_by_field_name("object") is None and name not in helpers:
                         continue  # assertEquals(...) & co. only mark where "act" ends; they never bind to repo code
                 site = self._site(cnode, kind, name, src, scope, index_of)
                 site.assert_role = _assert_role(asserts, assert_starts, cnode)
@@ -479,7 +487,7 @@ class JavaExtractor:
             if obj is not None and field.isupper() and obj.type in ("identifier", "field_access", "scoped_identifier"):
                 owner = syntax.text(obj, src).rsplit(".", 1)[-1]
                 if owner[:1].isupper():
-                    return ("type", owner)  # Mode.RAD / Calculator.Mode.RAD: an enum constant (or constant) of Mode
+                    return ("const", owner)  # Mode.RAD / Converter.DATE: a constant of (typed as) its owner
             if obj is not None and obj.type in ("identifier", "scoped_identifier", "field_access") and field[:1].isupper():
                 return ("static", field)  # a.b.Foo.bar() / Outer.Inner.bar() style qualified class
             return ("unknown", field)

@@ -352,7 +352,7 @@ class PythonExtractor:
                 mf.has_assert = True
                 mf.first_assert_end = min(ends)
             if mf.is_setup and cls is not None:
-                for var in [v for v in scope if v.startswith("self.")]:
+                for var in [v for v in scope if v.startswith("self.")]:  # (their first binding)
                     cls.attr_types.setdefault(var[5:], portable(sb.type_of_scoped(var), mf.call_sites))
             if mf.is_fixture and mf.class_name is None:
                 ret = sb.returned(node)
@@ -373,6 +373,7 @@ class PythonExtractor:
             else:
                 continue
             scopes[i].setdefault(var, desc)
+            scopes[i].setdefault(_REBOUND, {}).setdefault(var, []).append([bind.end_byte, desc])
 
 
 def _local_classes(func: Node, src: bytes) -> list[tuple[str, tuple[str, ...], Node]]:
@@ -388,6 +389,9 @@ def _local_classes(func: Node, src: bytes) -> list[tuple[str, tuple[str, ...], N
             if b is not None:
                 out.append((syntax.text(node.child_by_field_name("name"), src), bases, b))
     return out
+
+
+_REBOUND = " rebound"  # scope key holding every binding of each name with where it takes effect (python_sites)
 
 
 def _is_with_context(call: Node) -> bool:

@@ -78,6 +78,7 @@ class MethodFacts:
     # text (`PBag` for `return PBag(...)`, `_EMPTY.extend` for `return _EMPTY.extend(x)`), `self` (self, cls(...),
     # self.__class__(...)) or `=name` for a plain name; the mapper types factory results with it
     returns: tuple[str, ...] = ()
+    has_body: bool = True  # Java: False for abstract and interface methods without a default body
 
     @property
     def arity_text(self) -> str:

@@ -312,6 +312,9 @@ class JavaFocalRules:
                     cls = scope.classes[0]
             if cls is not None:
                 targets = self._overloads(cls, site, site.is_new)
+                if site.receiver[0] == "const" and targets and not any(t.has_body for t in targets):
+                    # Converter.DATE.apply(s): the constant's body is a lambda or an anonymous class, no method we see
+                    targets = []
             elif not strong and not site.is_new:  # receiver of unknown type: by name in the focal class (weak)
                 strong = False
                 for c in scope.classes:
@@ -319,7 +322,9 @@ class JavaFocalRules:
                     if targets:
                         cls = c
                         break
-            out.append(Resolved(i, site, cls, targets, strong))
+            r = Resolved(i, site, cls, targets, strong)
+            r.helper = site.receiver == ("self",) and site.name in helpers
+            out.append(r)
         return out
 
     def _overloads(self, cls: ClassRef, site: CallSite, constructors: bool = False) -> list[MethodRef]:
@@ -377,7 +382,7 @@ class JavaFocalRules:
             made = self.class_named(site.receiver[2], test, scope)
             if made is not None and self.members(made, site.name):
                 return made, True
-        if kind in ("type", "static"):
+        if kind in ("type", "static", "const"):
             return self.class_named(site.receiver[1], test, scope), True
         if kind == "self":
             if site.name in helpers:

@@ -298,7 +298,7 @@ class PythonFocalRules:
                     else:
                         targets = choose_overload(t, site)
                 strong = strong or value is not None
-            elif site.receiver[0] == "local":  # a class the test defines, constructed: its repository base's
+            elif site.receiver[0] == "local" and site.is_new:  # a class the test defines, constructed: its base's
                 base = self._local_base(site.receiver[1], mod)
                 if base is not None:
                     cls, targets, value, strong = base, choose_overload(self.constructors(base), site), base, True
@@ -333,6 +333,15 @@ class PythonFocalRules:
                 for c in scope.classes:
                     targets = targets or choose_overload(self.members(c, site.name), site)
             r = Resolved(i, site, cls, targets, strong)
+            if site.receiver[0] == "global" and site.name in mod.functions:
+                r.helper = True  # a function the test file defines
+            if not targets and isinstance(value, Instance) and site.attr is not None:
+                # `pearson_type = _StatsProperty(...)`: reading it runs a descriptor the class body made
+                r.unseen = self._bound_by_call(value.cls, site.attr)
+            elif not targets and site.receiver[0] == "call" and not site.protocol and site.name in self.index.method_names:
+                prev = out[site.receiver[1]] if site.receiver[1] < len(out) else None
+                # a method the repository defines, called on what a repository call returned (type unknown)
+                r.unseen = prev is not None and bool(prev.targets) and prev.value is None
             if site.protocol:
                 r.value = self._value_of_call(t, targets) if t is not None else self._value_of_call(None, targets)
             else:
@@ -342,6 +351,16 @@ class PythonFocalRules:
             r.factory = factory and not site.is_new and isinstance(r.value, Instance)
             out.append(r)
         return out
+
+    def _bound_by_call(self, cls: ClassRef, name: str, depth: int = 0) -> bool:
+        """Whether the class body (or a repository base's) binds ``name`` to a call's result (a descriptor)."""
+        alias = cls.aliases.get(name)
+        if alias is not None:
+            return not alias.startswith("=")
+        if depth >= 6:
+            return False
+        return any(self._bound_by_call(b, name, depth + 1) for base in cls.bases for b in self.index.focal_classes(base)
+                   if b is not cls)
 
     def _local_base(self, bases: tuple[str, ...], mod: ModuleRef) -> ClassRef | None:
         """The first repository class among a test-defined class's bases."""

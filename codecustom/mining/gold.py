@@ -140,12 +140,16 @@ def score(dataset: Path, gold: list[dict]) -> GoldScore:
     for dropped, kept in read_manifest(dataset).extra.get("duplicate_pairs", {}).items():
         if kept in mapped:
             mapped.setdefault(dropped, mapped[kept])
-    by_test_key = {method_key(m): m for m in methods.values() if m.is_test}
+    by_test_key: dict[str, list[MethodRecord]] = {}
+    for m in methods.values():
+        if m.is_test:
+            by_test_key.setdefault(method_key(m), []).append(m)
     s = GoldScore()
     labelled = set()
     for row in gold:
         labelled.add(row["test"])
-        test = by_test_key.get(row["test"])
+        same = by_test_key.get(row["test"], [])  # overloaded test methods share a key: the label's line tells them apart
+        test = min(same, key=lambda m: abs(m.start_line - row.get("test_line", m.start_line))) if same else None
         want = normalise_key(row["focal"])
         got_id = mapped.get(test.id) if test is not None else None
         got = normalise_key(method_key(methods[got_id])) if got_id in methods else None

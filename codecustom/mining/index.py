@@ -39,6 +39,7 @@ class MethodRef:
     offset: int  # byte offset of its record in the method spool
     in_test_file: bool
     returns: tuple[str, ...] = ()  # Python: what its return statements return (MethodFacts.returns)
+    has_body: bool = True  # Java: False for abstract / bodiless interface methods
 
     def accepts(self, nargs: int | None) -> bool:
         """Whether a call with ``nargs`` arguments can bind to this method."""
@@ -125,6 +126,7 @@ class CodeIndex:
         self.tests: list[TestRef] = []
         self.methods_by_ordinal: dict[int, MethodRef] = {}
         self._focal_classes: dict[str, list[ClassRef]] = {}  # cache of focal_classes(), emptied by add()
+        self.method_names: set[str] = set()  # names of methods and functions outside test files
 
     def add(self, facts: FileFacts, ordinals: list[int | None], offsets: list[int | None], ids: list[str]) -> None:
         """Index one file's facts; ``ordinals``/``offsets`` locate each method's spooled record."""
@@ -164,8 +166,11 @@ class CodeIndex:
                             min_arity=mf.min_arity, max_arity=mf.max_arity, return_type=mf.return_type,
                             is_constructor=mf.is_constructor, is_static=mf.is_static, is_test=mf.is_test,
                             is_fixture=mf.is_fixture, start_line=mf.start_line, start_col=mf.start_col,
-                            offset=offset, in_test_file=facts.is_test_file, returns=mf.returns)
+                            offset=offset, in_test_file=facts.is_test_file, returns=mf.returns,
+                            has_body=mf.has_body)
             self.methods_by_ordinal[ordinal] = ref
+            if not facts.is_test_file:
+                self.method_names.add(mf.name)
             if cls is not None:
                 cls.methods.append(ref)
             else:

@@ -147,6 +147,9 @@ class Resolved:
     value: object = None  # what the call returns, when the language rules know (Python)
     factory: bool = False  # a function that builds the object a test exercises (Python: returns a repo instance)
     setup: bool = False  # only makes an input: an argument of another repository call, an assertion's expected side
+    helper: bool = False  # a call of the test's own helper method or function
+    unseen: bool = False  # runs repository behaviour we cannot bind (a descriptor, a method of an untyped result)
+    navigates: bool = False  # a dynamic attribute read whose value is only called into
 
     @property
     def method(self) -> MethodRef | None:
@@ -254,12 +257,16 @@ class Mapper:
                 not r.site.is_new and r.strong and r.cls is not None and scope.contains_class(r.cls)))
         _mark_configuration(resolved, scope)
         _mark_setup(resolved)
+        _mark_navigation(resolved)
         strong = [r for r in resolved if r.strong and r.targets and not r.setup]
         in_scope = [r for r in strong if r.in_scope]
         pool = in_scope or strong
         rule = scope.rule if in_scope or not strong else "receiver"
 
-        def done(m: MethodRef, heuristic: str, conf_key: str | None = None) -> Mapping:
+        def done(m: MethodRef, heuristic: str, conf_key: str | None = None) -> Mapping | str:
+            mine = {r.index for r in resolved if m in r.targets}
+            if any(r.unseen and r.site.receiver[0] == "call" and r.site.receiver[1] in mine for r in resolved):
+                return "unseen_call"  # the test goes on to call, on what m returned, a method we cannot bind
             conf = CONFIDENCE[conf_key or heuristic]
             if rule == "receiver":
                 conf -= 0.1
@@ -292,15 +299,22 @@ class Mapper:
         # testGetSetNewLineText: the name names a getter/setter pair the test calls (no single focal method)
         if _names_property_pair(stem, strong):
             return "getter_setter"
-        # 2. name_prefix
-        called = {key: r for r in pool if not r.site.is_new for key in name_keys(r.targets[0].name)}
+        # a test that only expects an exception (@Test(expected = E.class)) and calls several methods: which one
+        # throws cannot be read from the code
+        if _expects_exception(test):
+            throwers = {(_owner(r.targets[0]), r.targets[0].name) for r in strong if not r.site.is_new}
+            if len(throwers) > 1:
+                return "exception_source"
+        # 2. name_prefix (functions the test calls to declare its own classes count: test_pset_field_default)
+        declared = [r for r in resolved if r.setup and r.site.assert_role == "declaration" and r.targets and r.strong]
+        called = {key: r for r in pool + declared if not r.site.is_new for key in name_keys(r.targets[0].name)}
         stems = [(stem, len(stem) - 1)] + ([(rest, len(rest))] if rest else [])
         for ws, longest in stems:
             for k in range(longest, 0, -1):
                 r = called.get("".join(ws[:k]))
                 if r is None:
                     continue
-                m = self._one_overload(r.targets[0].name, pool, test)
+                m = self._one_overload(r.targets[0].name, pool + declared, test)
                 if isinstance(m, MethodRef):
                     return done(m, "name_prefix")
                 return m
@@ -308,7 +322,7 @@ class Mapper:
         if stem and stem[0] in CTOR_WORDS and scope.classes and scope.classes[0].constructors():
             hit = self._pick_ctor(scope.classes[0].constructors(), pool)
             return done(hit, "name") if isinstance(hit, MethodRef) else hit
-        if stem and stem[0] in CTOR_WORDS and not scope.classes:  # module scope: the one class the test constructs
+        if stem and stem[0] in CTOR_WORDS - {"new"} and not scope.classes:  # module scope: the class the test builds
             made = {id(t): t for r in pool if r.site.is_new for t in r.targets}
             if made and len({_owner(t) for t in made.values()}) == 1:
                 hit = self._pick_ctor(list(made.values()), pool)
@@ -351,7 +365,7 @@ class Mapper:
         if made is not None:
             return done(made, "unique_call") if isinstance(made, MethodRef) else made
         # 3. unique_call (factories only when the test calls nothing else: then it is about the factory)
-        acting = [r for r in pool if not r.site.is_new and not r.factory and not _is_check(r)]
+        acting = [r for r in pool if not r.site.is_new and not r.factory and not r.configures and not _is_check(r)]
         if not acting:
             acting = [r for r in pool if not r.site.is_new]
         distinct = {id(t): t for r in acting for t in r.targets}
@@ -363,7 +377,8 @@ class Mapper:
         # library methods) mean the test exercises more than a constructor
         unseen = any(r.strong and not r.targets and not r.site.is_new and r.cls is not None and scope.contains_class(r.cls)
                      for r in resolved)
-        if not groups and not unseen:
+        helpers = any(r.helper for r in resolved)  # a helper of the test class gets the object and does the work
+        if not groups and not unseen and not helpers:
             ctors = {id(t): t for r in pool if r.site.is_new for t in r.targets}
             if len({t.cls.key if t.cls else t.path for t in ctors.values()}) == 1 and len(ctors) >= 1:
                 picked = {id(r.targets[0]) for r in pool if r.site.is_new and len(r.targets) == 1}
@@ -387,10 +402,10 @@ class Mapper:
         """The constructor or factory of a test whose other calls only read (accessors, properties, checks)."""
         makers = [r for r in pool if r.site.is_new or r.factory]
         readers = [r for r in pool if not r.site.is_new and not r.factory]
-        if not makers or not all(_plain_read(r) for r in readers):
+        if not makers or not all(_plain_read(r) for r in readers) or any(r.helper for r in resolved):
             return None
-        if any(r.strong and not r.targets and not r.site.is_new and not r.site.protocol and r.cls is not None
-               and not r.setup for r in resolved):
+        if any(r.unseen or (r.strong and not r.targets and not r.site.is_new and not r.site.protocol and r.cls is not None
+                            and not r.setup) for r in resolved):
             return "unseen_call"  # it acts on what it made through a method we cannot see
         owners = {(_owner(t), t.name) for r in makers for t in r.targets}
         if len(owners) != 1:
@@ -449,7 +464,8 @@ class Mapper:
             prefix = "".join(ws[:k])
             if len(prefix) < 3 or prefix in CTOR_WORDS or any(c.startswith(prefix) for c in called):
                 continue
-            cands = [m for m in scope.named(prefix) if not m.is_constructor and "private" not in m.modifiers]
+            cands = [m for m in scope.named(prefix) if not m.is_constructor and "private" not in m.modifiers
+                     and not (m.language == "python" and m.name.startswith("_") and not is_dunder(m.name))]
             if not cands or len({(m.cls.key if m.cls else m.path, m.name) for m in cands}) > 1:
                 continue
             if len(cands) == 1:
@@ -620,7 +636,7 @@ def _kind(r: Resolved) -> int:
         return 1
     if r.factory:
         return -1
-    if r.site.attr is not None and r.site.name == "__getattr__" and r.targets[0].name != "__getattr__":
+    if r.site.attr is not None and r.site.name == "__getattr__" and (r.targets[0].name != "__getattr__" or r.navigates):
         return -2 if r.site.assert_role == "check" else 0  # a property read: inside an assertion it checks
     name = r.targets[0].name
     if FACTORY.match(name):
@@ -628,6 +644,11 @@ def _kind(r: Resolved) -> int:
     if ACCESSOR.match(name):
         return -2 if r.site.assert_role == "check" else 0
     return 1 if ARRANGE.match(name) else 2
+
+
+def _expects_exception(test: TestRef) -> bool:
+    """JUnit 4 `@Test(expected = E.class)` (the test has no assertion of its own)."""
+    return any(m.startswith("@Test(") and "expected" in m for m in test.method.modifiers)
 
 
 def _plain_read(r: Resolved) -> bool:
@@ -648,6 +669,15 @@ def _acts(strong: list[Resolved]) -> bool:
     return any(not r.site.is_new and not r.factory and not _is_check(r) and _kind(r) >= 0 for r in strong)
 
 
+def _mark_navigation(resolved: list[Resolved]) -> None:
+    """A dynamic attribute read (`bx.server` through __getattr__) whose value the test then calls into only
+    navigates to what it checks: a read, not an act."""
+    used = {r.site.receiver[1] for r in resolved if r.site.receiver[0] == "call" and isinstance(r.site.receiver[1], int)}
+    for r in resolved:
+        if r.index in used and r.site.attr is not None and r.targets and r.targets[0].name == "__getattr__":
+            r.navigates = True
+
+
 def _mark_setup(resolved: list[Resolved]) -> None:
     """Mark calls that only make what the test passes on: an argument of another repository call
     (`glom(target, Flatten())`) or the expected side of an assertion (`assert actual == expected`)."""
@@ -657,6 +687,10 @@ def _mark_setup(resolved: list[Resolved]) -> None:
             r.setup = True
         elif arg_of is not None and arg_of < len(resolved) and resolved[arg_of].targets and resolved[arg_of].strong:
             r.setup = True
+    for r in reversed(resolved):  # an argument's whole expression: `Iter().filter(f).all()` passed to glom()
+        recv = r.site.receiver
+        if r.setup and recv[0] == "call" and isinstance(recv[1], int) and recv[1] < len(resolved):
+            resolved[recv[1]].setup = True
 
 
 def _mark_configuration(resolved: list[Resolved], scope: FocalScope) -> None:
@@ -692,8 +726,8 @@ def _mark_configuration(resolved: list[Resolved], scope: FocalScope) -> None:
             nxt = feeds.get(nxt.index)
         if nxt is not None and terminal(nxt):
             r.configures = product_used(r, nxt)
-        elif nxt is None and r.site.receiver[0] == "type":
-            # builder.serializeNulls(); ... builder.create()
+        elif nxt is None and r.site.receiver[0] in ("type", "static"):
+            # builder.serializeNulls(); ... builder.create() / OptionBuilder.withDescription(d); OptionBuilder.create("o")
             term = next((o for o in resolved if terminal(o) and o.site.receiver[:2] == r.site.receiver[:2]
                          and o.site.end > r.site.end), None)
             r.configures = term is not None and product_used(r, term)
@@ -742,7 +776,7 @@ def _overload_named(test_name: str, methods: list[MethodRef]) -> MethodRef | Non
 def _receiver_type(r: Resolved, resolved: list[Resolved]) -> str | None:
     """The simple static type name of a Java call's receiver, where the test makes it known."""
     kind = r.site.receiver[0]
-    if kind in ("type", "static"):
+    if kind in ("type", "static", "const"):
         name = r.site.receiver[1]
     elif kind == "call" and isinstance(r.site.receiver[1], int) and r.site.receiver[1] < len(resolved):
         m = resolved[r.site.receiver[1]].method

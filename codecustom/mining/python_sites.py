@@ -21,10 +21,11 @@ along :data:`PROTOCOL_FALLBACK` when a class leaves one out):
                                        ``copy.copy``/``copy.deepcopy``/``pickle.dumps``/``dir`` likewise
 =====================================  ==================================================================
 
-Sites are numbered in evaluation order (a node after the nodes it contains). Each site records whether it sits
-in an assertion (``check``), in the expected side of one (``assert actual == expected``: ``expected``) or in a
-``pytest.raises``/``assertRaises`` block (``act``), and the call whose arguments hold it (``arg_of``): an
-argument is never the focal method.
+Sites are numbered in evaluation order (a node after the nodes it contains). Each site records its role: the
+comparison an assert makes and attribute reads inside assertions ``check``, the expected side of a pytest assert
+(``assert actual == expected``) ``expected``, a ``pytest.raises``/``assertRaises`` block ``act``, the body of a
+class the test defines ``declaration``; and the call whose arguments hold it (``arg_of``, also through a local:
+``spec = Iter(); glom(x, spec)``): an argument is never the focal method.
 """
 
 from __future__ import annotations
@@ -64,9 +65,6 @@ LITERALS = {"string": "str", "concatenated_string": "str", "integer": "int", "fl
 RAISES_CONTEXTS = {"raises", "warns", "deprecated_call", "assertRaises", "assertRaisesRegex", "assertWarns",
                    "assertWarnsRegex", "assertLogs", "assertNoLogs"}
 CALLABLE_ASSERTS = {"assertRaises", "assertRaisesRegex", "assertWarns", "assertWarnsRegex", "raises", "warns"}
-EXPECTED_LAST = {"assertEqual", "assertEquals", "assertNotEqual", "assertIs", "assertIsNot", "assertAlmostEqual",
-                 "assertCountEqual", "assertListEqual", "assertDictEqual", "assertSequenceEqual", "assertSetEqual",
-                 "assertTupleEqual", "assertMultiLineEqual"}
 _DOTTED = re.compile(r"[\w.]+")
 
 
@@ -118,11 +116,8 @@ class SiteBuilder:
             self.roles.append((body.start_byte, body.end_byte, "act"))
 
     def add_assert_call(self, node: Node, name: str) -> None:
+        # (no side of assertEqual(a, b) is taken as the expected one: unittest code writes it both ways)
         self.roles.append((node.start_byte, node.end_byte, "assert"))
-        args = node.child_by_field_name("arguments")
-        argn = [a for a in args.named_children if a.type not in ("comment", "keyword_argument")] if args is not None else []
-        if name in EXPECTED_LAST and len(argn) >= 2:
-            self.roles.append((argn[1].start_byte, argn[1].end_byte, "expected"))
 
     def role_of(self, node: Node, *, reads: bool = False) -> str:
         """A site's role: `expected` or `act` from the innermost such span around it; `check` for the comparison an
@@ -183,7 +178,7 @@ class SiteBuilder:
             self.call_spans.append((args.start_byte, args.end_byte, idx))
             for a in positional:  # `spec = Iter().filter(f); glom(data, spec)`: what made `spec` is an argument
                 if a.type == "identifier" and syntax.text(a, src) in self.scope:
-                    desc = self._scoped(syntax.text(a, src))
+                    desc = self._scoped(syntax.text(a, src), a.start_byte)
                     if desc[0] == "call" and desc[1] < idx:
                         self._fed.append((desc[1], idx))
         dunder = BUILTIN_DUNDERS.get(name) if fn.type == "identifier" and name not in self.scope else MODULE_DUNDERS.get(dotted)
@@ -325,7 +320,7 @@ class SiteBuilder:
             if name in ("self", "cls"):
                 return ("self",)
             if name in self.scope:
-                return self._scoped(name)
+                return self._scoped(name, node.start_byte)
             return ("static", name)
         if t == "attribute":
             obj = node.child_by_field_name("object")
@@ -354,11 +349,25 @@ class SiteBuilder:
         """The type of a scope entry (a local, a parameter, or `self.x` set in this function)."""
         return self._scoped(key)
 
-    def _scoped(self, key: str) -> tuple:
+    def _scoped(self, key: str, at: int | None = None) -> tuple:
+        """A local's type: its binding in effect at byte ``at`` (a name bound again later has several), else its
+        first binding."""
+        entries = self.scope.get(" rebound", {}).get(key)
+        if at is not None and entries and len(entries) > 1:
+            entry = None
+            for e in entries:
+                if e[0] <= at:
+                    entry = e
+            if entry is not None:
+                if entry[1][0] == "expr":
+                    entry[1] = self.value_type(entry[1][1])
+                return entry[1]
         desc = self.scope[key]
         if desc[0] == "expr":
             desc = self.value_type(desc[1])
             self.scope[key] = desc
+            if entries:
+                entries[0][1] = desc
         return desc
 
     def value_type(self, value: Node) -> tuple:
