@@ -299,12 +299,6 @@ class Mapper:
         # testGetSetNewLineText: the name names a getter/setter pair the test calls (no single focal method)
         if _names_property_pair(stem, strong):
             return "getter_setter"
-        # a test that only expects an exception (@Test(expected = E.class)) and calls several methods: which one
-        # throws cannot be read from the code
-        if _expects_exception(test):
-            throwers = {(_owner(r.targets[0]), r.targets[0].name) for r in strong if not r.site.is_new}
-            if len(throwers) > 1:
-                return "exception_source"
         # 2. name_prefix (functions the test calls to declare its own classes count: test_pset_field_default)
         declared = [r for r in resolved if r.setup and r.site.assert_role == "declaration" and r.targets and r.strong]
         called = {key: r for r in pool + declared if not r.site.is_new for key in name_keys(r.targets[0].name)}
@@ -318,6 +312,12 @@ class Mapper:
                 if isinstance(m, MethodRef):
                     return done(m, "name_prefix")
                 return m
+        # a test that only expects an exception (@Test(expected = E.class)) and calls several methods: which one
+        # throws cannot be read from the code
+        if _expects_exception(test):
+            throwers = {(_owner(r.targets[0]), r.targets[0].name) for r in strong if not r.site.is_new}
+            if len(throwers) > 1:
+                return "exception_source"
         # a constructor test: `testConstructorWithPrecision`, `test_init_rejects_negative`
         if stem and stem[0] in CTOR_WORDS and scope.classes and scope.classes[0].constructors():
             hit = self._pick_ctor(scope.classes[0].constructors(), pool)
@@ -402,8 +402,15 @@ class Mapper:
         """The constructor or factory of a test whose other calls only read (accessors, properties, checks)."""
         makers = [r for r in pool if r.site.is_new or r.factory]
         readers = [r for r in pool if not r.site.is_new and not r.factory]
-        if not makers or not all(_plain_read(r) for r in readers) or any(r.helper for r in resolved):
+        if not makers or any(r.helper for r in resolved):
             return None
+        for r in readers:
+            recv = r.site.receiver
+            navigated = recv[0] == "call" and isinstance(recv[1], int) and recv[1] < len(resolved) \
+                and not resolved[recv[1]].site.is_new and not resolved[recv[1]].factory
+            # a lookup on what a read returned (url.query_params['rock']) only navigates
+            if not (_plain_read(r) or (navigated and _kind(r) <= 0 and not r.configures)):
+                return None
         if any(r.unseen or (r.strong and not r.targets and not r.site.is_new and not r.site.protocol and r.cls is not None
                             and not r.setup) for r in resolved):
             return "unseen_call"  # it acts on what it made through a method we cannot see

@@ -208,11 +208,12 @@ class SiteBuilder:
             handler(node)
 
     def _site(self, name: str, recv_node: Node | None, node: Node, nargs: int | None = 1, attr: str | None = None,
-              receiver: tuple | None = None) -> None:
+              receiver: tuple | None = None) -> int | None:
         receiver = receiver if receiver is not None else self.type_of(recv_node)
         if receiver[0] in ("literal", "unknown"):
-            return  # only a receiver whose type can be known can name the class whose dunder runs
-        self._push(CallSite(name=name, receiver=receiver, nargs=nargs, end=node.end_byte, protocol=True, attr=attr), node)
+            return None  # only a receiver whose type can be known can name the class whose dunder runs
+        return self._push(CallSite(name=name, receiver=receiver, nargs=nargs, end=node.end_byte, protocol=True, attr=attr),
+                          node)
 
     def _p_compare(self, node: Node) -> None:
         operands = node.named_children
@@ -305,7 +306,9 @@ class SiteBuilder:
             elif parent.type == "delete_statement":
                 name = "__delattr__"
         attr = syntax.text(node.child_by_field_name("attribute"), self.src)
-        self._site(name, None, node, nargs=0, attr=attr, receiver=recv)
+        idx = self._site(name, None, node, nargs=0, attr=attr, receiver=recv)
+        if idx is not None and name == "__getattr__":
+            self.index_of.setdefault(node.id, idx)  # `bx.server.get_comment(k)`: get_comment's receiver
 
     # -- types ------------------------------------------------------------------------------------
 
@@ -323,6 +326,8 @@ class SiteBuilder:
                 return self._scoped(name, node.start_byte)
             return ("static", name)
         if t == "attribute":
+            if node.id in self.index_of:
+                return ("call", self.index_of[node.id])
             obj = node.child_by_field_name("object")
             attr = syntax.text(node.child_by_field_name("attribute"), src)
             if obj is not None and obj.type == "identifier":
