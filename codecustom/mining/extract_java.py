@@ -20,7 +20,7 @@ TYPE_DECLS = {
     "annotation_type_declaration": "annotation",
 }
 BODY_TYPES = {"class_body", "interface_body", "enum_body_declarations", "annotation_type_body"}
-TEST_ANNOTATIONS = {"Test", "ParameterizedTest", "RepeatedTest", "TestFactory", "TestTemplate"}
+TEST_ANNOTATIONS = {"Test", "ParameterizedTest", "RepeatedTest", "TestFactory", "TestTemplate", "Theory"}
 SETUP_ANNOTATIONS = {"Before", "BeforeEach", "BeforeAll", "BeforeClass"}
 _WS = re.compile(r"\s+")
 _GENERIC = re.compile(r"<.*>", re.S)
@@ -176,8 +176,8 @@ class JavaExtractor:
             if annotations & TEST_ANNOTATIONS:
                 mf.is_test = True
                 mf.framework = framework or ("junit5" if annotations - {"Test"} else "junit4")
-            elif ("TestCase" in cls.bases and mf.name.startswith("test") and not mf.params
-                  and "public" in mf.modifiers and mf.return_type == "void"):
+            elif (mf.name.startswith("test") and not mf.params and "public" in mf.modifiers and mf.return_type == "void"
+                  and _junit3_class(cls, framework, is_test_file)):
                 mf.is_test, mf.framework = True, "junit3"
             if annotations & SETUP_ANNOTATIONS or (mf.name == "setUp" and "TestCase" in cls.bases):
                 mf.is_setup = True
@@ -536,6 +536,14 @@ class JavaExtractor:
             dims = syntax.text(node.child_by_field_name("dimensions"), src).count("[") if node.child_by_field_name("dimensions") else 1
             return simple_type(syntax.text(node.child_by_field_name("type"), src)) + "[]" * max(dims, 1)
         return None
+
+
+def _junit3_class(cls: ClassFacts, framework: str | None, is_test_file: bool) -> bool:
+    """A JUnit 3 test class: extends TestCase, or, in a test file that uses no JUnit 4/5 import, a base named like a
+    test case (`extends AbstractParserTestCase`, `extends BaseTest`: the hierarchy reaches TestCase elsewhere)."""
+    if "TestCase" in cls.bases:
+        return True
+    return is_test_file and framework is None and any(b.endswith(("TestCase", "TestBase", "Test")) for b in cls.bases)
 
 
 def _first(item: tuple) -> int:

@@ -14,6 +14,7 @@ from codecustom.mining.facts import ClassFacts, FileFacts, ImportFacts, MethodFa
 from codecustom.mining.python_sites import (CALLABLE_ASSERTS, RAISES_CONTEXTS, SiteBuilder, is_assertion_call, portable,
                                             returns_of)
 from codecustom.mining.syntax import Spans
+from codecustom.mining.testconfig import DEFAULT_NAMING, PythonNaming
 
 _WS = re.compile(r"\s+")
 SETUP_NAMES = {"setUp", "asyncSetUp", "setUpClass", "setup_method", "setup_class", "setup", "__init__"}
@@ -52,9 +53,13 @@ class PythonExtractor:
         self.q_test = syntax.query_set("python", "python", ("definitions", "calls", "locals", "assertions", "protocols"))
         self.q_code = syntax.query_set("python", "python", ("definitions", "calls"))
 
-    def extract(self, path: str, src: bytes, *, is_test_file: bool) -> FileFacts:
+    def extract(self, path: str, src: bytes, *, is_test_file: bool, naming: PythonNaming = DEFAULT_NAMING) -> FileFacts:
+        """Facts of one file; ``naming`` is the project's pytest naming (python_functions / python_classes). A file
+        not named a test file is one when it defines a unittest TestCase subclass."""
         tree = self.parser.parse(src)
         root = tree.root_node
+        if not is_test_file and b"TestCase" in src and _defines_testcase(root, src):
+            is_test_file = True
         facts = FileFacts(path=path, language="python", package=module_name(path), is_test_file=is_test_file,
                           root_has_error=root.has_error)
         found = (self.q_test if is_test_file else self.q_code).run(root)
@@ -100,7 +105,7 @@ class PythonExtractor:
             facts.syntax_errors = 1
 
         if is_test_file:
-            self._mark_tests(facts, emitted)
+            self._mark_tests(facts, emitted, naming)
         facts.methods = [mf for _, mf in emitted]
         self._calls(found, src, facts, emitted)
         return facts
@@ -234,7 +239,9 @@ class PythonExtractor:
         )
 
     @staticmethod
-    def _mark_tests(facts: FileFacts, emitted: list[tuple[Node, MethodFacts]]) -> None:
+    def _mark_tests(facts: FileFacts, emitted: list[tuple[Node, MethodFacts]], naming: PythonNaming) -> None:
+        """Tests by pytest's rules as the project sets them (python_functions, python_classes) and unittest's
+        (test* methods of TestCase subclasses, whatever python_classes says)."""
         by_qual = {c.qualname: c for c in facts.classes}
         for _, mf in emitted:
             fixture = any(d.startswith(("@pytest.fixture", "@fixture", "@pytest_asyncio.fixture")) for d in mf.modifiers)
@@ -242,17 +249,21 @@ class PythonExtractor:
                 mf.is_fixture = True
                 mf.is_setup = mf.name in SETUP_NAMES or fixture
                 continue
-            if not mf.name.startswith("test"):
-                continue
             if mf.class_name is None:
-                mf.is_test, mf.framework = True, "pytest"
+                if naming.is_test_function(mf.name):
+                    mf.is_test, mf.framework = True, "pytest"
                 continue
             cls = by_qual.get(mf.class_name)
             if cls is None:
                 continue
-            mf.is_test = True
-            cls.is_test_class = True
-            mf.framework = "unittest" if _is_unittest(cls, by_qual) else "pytest"
+            unittest = _is_unittest(cls, by_qual)
+            if unittest and mf.name.startswith("test"):
+                mf.is_test, mf.framework = True, "unittest"
+            elif naming.is_test_function(mf.name) and (not naming.custom or naming.is_test_class(cls.name)
+                                                        or unittest):
+                mf.is_test, mf.framework = True, "unittest" if unittest else "pytest"
+            if mf.is_test:
+                cls.is_test_class = True
         for cls in facts.classes:
             if cls.is_test_class and "." in cls.qualname:
                 cls.is_nested_test = True
@@ -443,6 +454,18 @@ def _decorators(outer: Node, src: bytes) -> list[str]:
     if outer.type != "decorated_definition":
         return []
     return [one_line(syntax.text(c, src)) for c in outer.named_children if c.type == "decorator"]
+
+
+def _defines_testcase(root: Node, src: bytes) -> bool:
+    """Whether a module defines (at top level) a class deriving from something named *TestCase."""
+    for node in root.named_children:
+        if node.type == "decorated_definition":
+            node = node.child_by_field_name("definition") or node
+        if node.type == "class_definition":
+            sup = node.child_by_field_name("superclasses")
+            if sup is not None and any(syntax.text(b, src).endswith("TestCase") for b in sup.named_children):
+                return True
+    return False
 
 
 def _is_unittest(cls: ClassFacts, by_qual: dict[str, ClassFacts], depth: int = 0) -> bool:

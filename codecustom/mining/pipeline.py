@@ -24,7 +24,7 @@ from pathlib import Path
 
 from codecustom import __version__
 from codecustom.errors import DataError, UsageError
-from codecustom.mining import dedupe, filters, registry, splits
+from codecustom.mining import dedupe, filters, registry, splits, testconfig
 from codecustom.mining.facts import FileFacts, MethodFacts
 from codecustom.mining.index import CodeIndex, MethodRef
 from codecustom.mining.mapping import Mapper, Mapping
@@ -43,6 +43,7 @@ class Task:
     sha: str
     language: str
     is_test_file: bool
+    naming: testconfig.PythonNaming | None = None  # the project's pytest naming, when it is not pytest's default
 
 
 @dataclass
@@ -89,7 +90,8 @@ def process(task: Task) -> FileResult:
     if ext is None:
         ext = _EXTRACTORS[task.language] = registry.LANGUAGES[task.language].make_extractor()
     try:
-        res.facts = ext.extract(task.path, task.data, is_test_file=task.is_test_file)  # type: ignore[attr-defined]
+        kw = {"naming": task.naming} if task.naming is not None else {}
+        res.facts = ext.extract(task.path, task.data, is_test_file=task.is_test_file, **kw)  # type: ignore[attr-defined]
     except (RecursionError, MemoryError, ValueError) as exc:  # a pathological file must not stop the run
         res.reason = f"parse_failed:{type(exc).__name__}"
         return res
@@ -101,9 +103,10 @@ def process(task: Task) -> FileResult:
         res.method_ids.append(rec["id"])
         mf.body = ""  # not needed by the index; keeps the result small to send back
         mf.docstring = None
+    res.is_test_file = res.facts.is_test_file  # the extractor may find a TestCase subclass in a file not named a test
     if not res.facts.root_has_error:
         res.text = _dump({"path": task.path, "language": task.language, "content": text, "sha": task.sha,
-                          "is_test": task.is_test_file, "split": "train"})
+                          "is_test": res.is_test_file, "split": "train"})
         res.content_hash = dedupe.content_hash(text)
         res.signature = dedupe.minhash(text)
     return res
@@ -126,7 +129,8 @@ class MineOptions:
 class Miner:
     """One mining run into ``work_dir`` (a temporary folder the caller renames into place)."""
 
-    def __init__(self, work_dir: Path, options: MineOptions, console=None) -> None:
+    def __init__(self, work_dir: Path, options: MineOptions, console=None,
+                 layout: testconfig.TestLayout | None = None) -> None:
         if options.split not in SPLIT_RULES:
             raise UsageError(f"unknown split rule '{options.split}'", hint="use --split file or --split time")
         self.work = work_dir
@@ -149,6 +153,9 @@ class Miner:
         self.timings: dict[str, float] = {}
         self.bytes_read = 0
         self.langs = {name: registry.LANGUAGES[name] for name in options.languages}
+        self.layout = layout or testconfig.TestLayout()
+        self.test_dir_files: Counter[str] = Counter()  # source files in test-looking folders, by language
+        self.test_dir_examples: list[str] = []
 
     # -- stage 1: stream, filter, extract, spool ----------------------------------------------
 
@@ -195,7 +202,22 @@ class Miner:
                 self._reject("binary", e.path)
                 continue
             self.bytes_read += len(data)
-            yield Task(e.path, data, e.sha or blob_sha(data), spec.name, spec.is_test_path(e.path))
+            is_test, naming = self._test_rule(spec, e.path)
+            if _in_test_folder(e.path) or self.layout.in_configured_test_folder(e.path):
+                self.test_dir_files[spec.name] += 1
+                if len(self.test_dir_examples) < 3:
+                    self.test_dir_examples.append(e.path)
+            yield Task(e.path, data, e.sha or blob_sha(data), spec.name, is_test, naming)
+
+    def _test_rule(self, spec: registry.LanguageSpec, path: str) -> tuple[bool, testconfig.PythonNaming | None]:
+        """Whether a file is a test file by the project's configuration (else the language's default), and the
+        pytest naming its tests follow when the project sets its own."""
+        if spec.name == "python":
+            naming = self.layout.naming_for(path)
+            return self.layout.is_python_test(path), (naming if naming.custom else None)
+        if spec.name == "java":
+            return self.layout.is_java_test(path, spec.is_test_path(path)), None
+        return spec.is_test_path(path), None
 
     def _results(self, tasks: Iterator[Task], n_entries: int) -> Iterator[FileResult]:
         workers = self.opt.workers or min(os.cpu_count() or 1, 8)
@@ -357,6 +379,7 @@ class Miner:
 
         tests_by_lang = Counter(t.method.language for t in self.index.tests)
         mappable = {n for n, s in self.langs.items() if s.maps_tests}
+        self.warnings = self._discovery_warnings(tests_by_lang, mappable)
         all_tests = sum(v for k, v in tests_by_lang.items() if k in mappable)
         self.counts["tests"] = len(self.index.tests)
         self.counts["methods_total"] = self._ordinal
@@ -380,12 +403,31 @@ class Miner:
                 "bytes_read": self.bytes_read,
                 "timings_s": {k: round(v, 3) for k, v in self.timings.items()},
                 "test_mapping_languages": sorted(mappable),
+                "test_discovery": {**self.layout.as_dict(), "files_in_test_folders": dict(self.test_dir_files)},
+                "warnings": self.warnings,
                 **manifest_base.get("extra", {}),
             },
         )
         (self.work / "manifest.json").write_text(json.dumps(asdict(manifest), indent=2, ensure_ascii=False) + "\n",
                                                  encoding="utf-8")
         return manifest
+
+    def _discovery_warnings(self, tests_by_lang: Counter, mappable: set[str]) -> list[str]:
+        """A repository whose test folders hold code but where no test was found: say which rules were used and
+        which configuration could not be followed."""
+        out = []
+        for lang in sorted(mappable):
+            if tests_by_lang.get(lang) or not self.test_dir_files.get(lang):
+                continue
+            rules = "; ".join(f"{src}: {rule}" for lng, src, rule in self.layout.describe() if lng == lang)
+            msg = (f"no {lang} tests found although {self.test_dir_files[lang]} {lang} files lie in test folders "
+                   f"(e.g. {', '.join(self.test_dir_examples[:2])}); looked for: {rules}")
+            if self.layout.unfollowed:
+                msg += "; not followed: " + "; ".join(self.layout.unfollowed)
+            out.append(msg)
+            if self.console is not None:
+                self.console.warn(msg)
+        return out
 
     def _assign_splits(self, mappings: list[Mapping], source):
         pair_split: dict[int, str] = {}
@@ -449,10 +491,19 @@ class Miner:
             return set()
         ext = _EXTRACTORS.get(spec.name) or _EXTRACTORS.setdefault(spec.name, spec.make_extractor())
         try:
-            facts = ext.extract(path, data, is_test_file=spec.is_test_path(path))  # type: ignore[attr-defined]
+            is_test, naming = self._test_rule(spec, path)
+            kw = {"naming": naming} if naming is not None else {}
+            facts = ext.extract(path, data, is_test_file=is_test, **kw)  # type: ignore[attr-defined]
         except (RecursionError, MemoryError, ValueError):
             return set()
         return {(m.class_name, m.name) for m in facts.methods if m.is_test}
+
+
+_TEST_FOLDERS = frozenset({"test", "tests", "testing", "unittests", "unit_tests", "spec", "specs", "it"})
+
+
+def _in_test_folder(path: str) -> bool:
+    return any(p.lower() in _TEST_FOLDERS for p in path.split("/")[:-1])
 
 
 class _NoBar:
@@ -563,12 +614,14 @@ def run(source, out: Path, options: MineOptions, *, console=None, repo_label: st
     with _rare_collections():
         try:
             t0 = time.perf_counter()
-            miner = Miner(work, options, console)
             entries = source.entries()
             total = None
+            layout = None
             if getattr(source, "listable", True):
                 entries = list(entries)  # light (paths, sizes, lazy readers): gives the progress bar a total
                 total = len(entries)
+                layout = testconfig.discover(entries)  # the project's own test configuration, read first
+            miner = Miner(work, options, console, layout)
             miner.consume(entries, total)
             mappings = miner.map_tests()
             base = {"repo": repo_label, "revision": revision, "project": getattr(source, "project", None),
