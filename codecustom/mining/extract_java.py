@@ -435,15 +435,20 @@ class JavaExtractor:
             if caps["decl"][0].type == "spread_parameter":
                 tname += "[]"
             var = syntax.text(caps["var"][0], src)
-            if tname == "var" and "value" in caps:
-                value = caps["value"][0]
+            value = caps["value"][0] if "value" in caps else None
+            if value is not None and value.type == "method_invocation":
+                scopes[i].setdefault(_VIA, {})[var] = value.id  # `Template t = c.compile(s)`: t holds that call's result
+            if tname == "var" and value is not None:
+                if value.type == "method_invocation":
+                    scopes[i][var] = ("callvar", value.id)  # typed by what the call returns
+                    continue
                 tname = {"object_creation_expression": lambda v: simple_type(syntax.text(v.child_by_field_name("type"), src)),
                          "cast_expression": lambda v: simple_type(syntax.text(v.child_by_field_name("type"), src), True),
                          }.get(value.type, lambda v: "")(value)
                 if not tname:
                     scopes[i][var] = ("unknown", "")
                     continue
-            made = _created_as(caps["value"][0], src) if "value" in caps else None
+            made = _created_as(value, src) if value is not None else None
             scopes[i][var] = ("type", tname, made) if made and made != tname else ("type", tname)
         return scopes
 
@@ -461,8 +466,12 @@ class JavaExtractor:
         receiver = ("self",) if obj is None else self._receiver(obj, src, scope, index_of)
         args = node.child_by_field_name("arguments")
         argn = [a for a in args.named_children if a.type not in ("line_comment", "block_comment")] if args else []
+        via = None
+        if obj is not None and obj.type == "identifier" and _VIA in scope:
+            held = scope[_VIA].get(syntax.text(obj, src))
+            via = index_of.get(held) if held is not None else None
         return CallSite(name=name, receiver=receiver, nargs=len(argn),
-                        arg_types=tuple(self._expr_type(a, src, scope) for a in argn), end=node.end_byte)
+                        arg_types=tuple(self._expr_type(a, src, scope) for a in argn), end=node.end_byte, via=via)
 
     def _receiver(self, node: Node, src: bytes, scope: dict, index_of: dict[int, int]):
         t = node.type
@@ -475,7 +484,10 @@ class JavaExtractor:
         if t == "identifier":
             name = syntax.text(node, src)
             if name in scope:
-                return scope[name]
+                desc = scope[name]
+                if desc[0] == "callvar":  # var x = foo.bar(): what bar returns
+                    return ("call", index_of[desc[1]]) if desc[1] in index_of else ("unknown", "")
+                return desc
             return ("static", name) if name[:1].isupper() else ("unknown", name)
         if t in ("type_identifier", "scoped_type_identifier", "generic_type"):
             return ("static", simple_type(syntax.text(node, src)))
@@ -544,6 +556,9 @@ def _junit3_class(cls: ClassFacts, framework: str | None, is_test_file: bool) ->
     if "TestCase" in cls.bases:
         return True
     return is_test_file and framework is None and any(b.endswith(("TestCase", "TestBase", "Test")) for b in cls.bases)
+
+
+_VIA = " via"  # scope key: local name -> node id of the method call it was initialised with
 
 
 def _first(item: tuple) -> int:

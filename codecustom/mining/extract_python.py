@@ -283,9 +283,9 @@ class PythonExtractor:
         for node in found.get("returns", ()):
             i = spans.find(node.start_byte, node.end_byte)
             if i is not None and emitted[i][1].return_type is None and len(emitted[i][1].returns) < 4:
-                desc = returns_of(node, src)
-                if desc is not None and desc not in emitted[i][1].returns:
-                    emitted[i][1].returns += (desc,)
+                for desc in returns_of(node, src):
+                    if desc not in emitted[i][1].returns:
+                        emitted[i][1].returns += (desc,)
         detailed = {i for i, (_, mf) in enumerate(emitted) if mf.is_test or mf.is_setup or mf.is_fixture}
         scopes: dict[int, dict] = {i: {} for i in detailed}
         asserts: dict[int, list[Node]] = {i: [] for i in detailed}

@@ -43,6 +43,7 @@ class CallSite:
     arg_of: int | None = None  # index of the call site whose arguments hold this call (Python), else None
     attr: str | None = None  # Python attribute protocol sites (__getattr__/__setattr__/__delattr__): the attribute
     protocol: bool = False  # Python: run by an operator, a builtin or a statement (x in r, len(r), for, with, r[k])
+    via: int | None = None  # Java: the call site whose result the receiver variable was initialised with
 
 
 @dataclass(slots=True)

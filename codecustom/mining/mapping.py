@@ -74,7 +74,7 @@ TERMINAL = {"build", "create", "get"}
 # single abstract methods of the JDK's functional interfaces
 FUNCTIONAL = {"apply", "accept", "test", "get", "run", "call", "compare", "applyasint", "applyaslong",
               "applyasdouble", "getasint", "getaslong", "getasdouble", "getasboolean"}
-CTOR_WORDS = {"constructor", "ctor", "init", "instantiation", "construction", "new", "creation"}
+CTOR_WORDS = {"constructor", "ctor", "init", "instantiation", "instantiate", "construction", "new", "creation"}
 CONJUNCTIONS = {"and", "then", "or", "vs", "plus"}
 
 
@@ -150,6 +150,7 @@ class Resolved:
     helper: bool = False  # a call of the test's own helper method or function
     unseen: bool = False  # runs repository behaviour we cannot bind (a descriptor, a method of an untyped result)
     navigates: bool = False  # a dynamic attribute read whose value is only called into
+    produces: bool = False  # returns (an object of another class) what the test then acts on
 
     @property
     def method(self) -> MethodRef | None:
@@ -163,6 +164,7 @@ class Mapping:
     heuristic: str
     confidence: float
     class_rule: str
+    factory: MethodRef | None = None  # the function that built the object the focal method runs on (Python)
 
 
 class FocalRules(Protocol):
@@ -255,9 +257,10 @@ class Mapper:
             # AbstractHelpFormatter) exercises the focal class too
             r.in_scope = bool(r.targets) and (scope.contains(r.targets[0]) or (
                 not r.site.is_new and r.strong and r.cls is not None and scope.contains_class(r.cls)))
-        _mark_configuration(resolved, scope)
         _mark_setup(resolved)
         _mark_navigation(resolved)
+        _mark_producers(resolved)
+        _mark_configuration(resolved, scope)
         strong = [r for r in resolved if r.strong and r.targets and not r.setup]
         in_scope = [r for r in strong if r.in_scope]
         pool = in_scope or strong
@@ -270,7 +273,7 @@ class Mapper:
             conf = CONFIDENCE[conf_key or heuristic]
             if rule == "receiver":
                 conf -= 0.1
-            return Mapping(test, m, heuristic, round(conf, 2), rule)
+            return Mapping(test, m, heuristic, round(conf, 2), rule, _factory_of(m, resolved))
 
         # 1. name
         names = [test.method.name] + scope.name_hints
@@ -641,7 +644,7 @@ def _kind(r: Resolved) -> int:
         return 2
     if r.configures:
         return 1
-    if r.factory:
+    if r.factory or r.produces:
         return -1
     if r.site.attr is not None and r.site.name == "__getattr__" and (r.targets[0].name != "__getattr__" or r.navigates):
         return -2 if r.site.assert_role == "check" else 0  # a property read: inside an assertion it checks
@@ -651,6 +654,24 @@ def _kind(r: Resolved) -> int:
     if ACCESSOR.match(name):
         return -2 if r.site.assert_role == "check" else 0
     return 1 if ARRANGE.match(name) else 2
+
+
+def _factory_of(m: MethodRef, resolved: list[Resolved]) -> MethodRef | None:
+    """The factory function whose result the test called ``m`` on (`b().remove(1)` -> `b`), if any."""
+    if m.cls is None:
+        return None
+    factories = [r for r in resolved if r.factory and r.method is not None]
+    for r in resolved:
+        if m not in r.targets:
+            continue
+        recv = r.site.receiver
+        if recv[0] == "call" and isinstance(recv[1], int) and recv[1] < len(resolved) and resolved[recv[1]].factory:
+            return resolved[recv[1]].method
+        if recv[0] == "result":  # a local bound to the factory's result
+            named = [f for f in factories if f.site.name == recv[1].rsplit(".", 1)[-1]]
+            if named:
+                return named[0].method
+    return None
 
 
 def _expects_exception(test: TestRef) -> bool:
@@ -663,6 +684,8 @@ def _plain_read(r: Resolved) -> bool:
     assertions make; not a lookup through __getitem__/__contains__/__getattr__ (dictionary-like classes)."""
     if r.configures or r.site.assert_role == "act" or _kind(r) > 0:
         return False
+    if r.site.protocol and r.site.attr is None:  # len(), iteration, str(): behaviour, unless it is the assert's ==
+        return _is_check(r)
     return r.targets[0].name not in ("__getitem__", "__contains__", "__getattr__", "__missing__")
 
 
@@ -674,6 +697,21 @@ def _is_check(r: Resolved) -> bool:
 def _acts(strong: list[Resolved]) -> bool:
     """Whether a test calls a repository method (not a constructor, factory or check) at all."""
     return any(not r.site.is_new and not r.factory and not _is_check(r) and _kind(r) >= 0 for r in strong)
+
+
+def _mark_producers(resolved: list[Resolved]) -> None:
+    """A call whose result (of another class) the test then acts on only makes the object under test, like a factory:
+    `compiler.compile(src).render(data)`, `Template t = c.compile(src); t.execute(ctx)` -> render/execute act."""
+    for s in resolved:
+        if not s.targets or not s.strong or s.setup or s.site.is_new or _kind(s) < 1:
+            continue
+        recv = s.site.receiver
+        src = recv[1] if recv[0] == "call" and isinstance(recv[1], int) else s.site.via
+        if src is None or src >= len(resolved) or src == s.index:
+            continue
+        p = resolved[src]
+        if p.targets and not p.site.is_new and p.targets[0].cls is not None and s.targets[0].cls is not p.targets[0].cls:
+            p.produces = True
 
 
 def _mark_navigation(resolved: list[Resolved]) -> None:
@@ -711,8 +749,8 @@ def _mark_configuration(resolved: list[Resolved], scope: FocalScope) -> None:
         return (m is not None and not r.site.is_new and m.cls is not None and bool(m.return_type)
                 and m.return_type.split("<")[0].split(".")[-1].strip() == m.cls.name)
 
-    def terminal(r: Resolved) -> bool:
-        return not r.site.is_new and r.site.name in TERMINAL
+    def terminal(r: Resolved) -> bool:  # build()/create()/get(), or a call making what the test then acts on
+        return not r.site.is_new and (r.site.name in TERMINAL or r.produces)
 
     def product_used(builder: Resolved, term: Resolved) -> bool:
         if not scope.contains_class(builder.method.cls):  # type: ignore[union-attr]

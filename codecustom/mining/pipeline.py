@@ -142,9 +142,9 @@ class Miner:
         self.index = CodeIndex()
         self._method_spool = open(work_dir / "methods.spool", "wb")
         self._file_spool = open(work_dir / "files.spool", "wb")
-        self._method_hashes: set[int] = set()
+        self._method_hashes: dict[int, int] = {}  # body hash -> ordinal of the first method with that body
         self._body_hash = array("Q")  # ordinal -> content hash of the method's body (pairs are deduped on it)
-        self._dup_methods: set[int] = set()
+        self._dup_methods: dict[int, int] = {}  # ordinal -> ordinal of the earlier method with the same body
         self._file_hashes: set[int] = set()
         self._near = dedupe.NearDuplicateIndex()
         self._ordinal = 0
@@ -277,10 +277,11 @@ class Miner:
         spool = self._method_spool
         self._body_hash.extend(res.method_hashes)
         for line, h in zip(res.method_lines, res.method_hashes):
-            if h in self._method_hashes:
-                self._dup_methods.add(self._ordinal)
+            first = self._method_hashes.get(h)
+            if first is not None:
+                self._dup_methods[self._ordinal] = first
             else:
-                self._method_hashes.add(h)
+                self._method_hashes[h] = self._ordinal
             offsets.append(self._spool_pos)  # tracked by hand: BufferedWriter.tell() flushes
             spool.write(line)
             self._spool_pos += len(line)
@@ -322,14 +323,16 @@ class Miner:
         heur: Counter[str] = Counter()
         rules: Counter[str] = Counter()
         pair_methods: set[int] = set()
-        seen_pairs: set[tuple[int, int]] = set()
+        seen_pairs: dict[tuple[int, int], str] = {}  # (test body, focal body) -> test id of the pair written
+        duplicate_pairs: dict[str, str] = {}
         with open(self.work / "methods.spool", "rb") as spool, open(self.work / "pairs.jsonl", "wb") as out:
             for mp_ in sorted(mappings, key=lambda m: m.test.method.ordinal):
                 key = (self._body_hash[mp_.test.method.ordinal], self._body_hash[mp_.focal.ordinal])
                 if key in seen_pairs:
                     self.counts["duplicate_pairs"] += 1
+                    duplicate_pairs[mp_.test.method.id] = seen_pairs[key]  # counted, and said which pair stands for it
                     continue
-                seen_pairs.add(key)
+                seen_pairs[key] = mp_.test.method.id
                 test_body = _body_at(spool, mp_.test.method.offset)
                 focal_body = _body_at(spool, mp_.focal.offset)
                 focal_text = json.loads(focal_body)
@@ -338,7 +341,7 @@ class Miner:
                     ctx = builder.build_json(mp_.focal, focal_text, self.index)
                 else:
                     ctx = {lvl: _JSON.encode(v).encode("utf-8")
-                           for lvl, v in builder.build(mp_.focal, focal_text, self.index).items()}
+                           for lvl, v in builder.build(mp_.focal, focal_text, self.index, factory=mp_.factory).items()}
                 split = pair_split[id(mp_)]
                 values = (  # PairRecord's fields, in _PAIR_FIELDS order
                     mp_.test.method.id, mp_.focal.id, mp_.focal.language, mp_.heuristic, mp_.confidence,
@@ -347,7 +350,7 @@ class Miner:
                     mp_.class_rule, mp_.test.framework,
                     mp_.test.method.cls.qualname if mp_.test.method.cls else None,
                     mp_.focal.cls.qualname if mp_.focal.cls else None,
-                    mp_.focal.signature,
+                    mp_.focal.signature, mp_.factory.id if mp_.factory is not None else None,
                 )
                 out.write(_json_object(_PAIR_KEYS, values) + b"\n")
                 pair_methods.update((mp_.test.method.ordinal, mp_.focal.ordinal))
@@ -358,12 +361,18 @@ class Miner:
         # methods.jsonl: exact duplicates dropped, except methods that are part of a pair
         with open(self.work / "methods.spool", "rb") as src, open(self.work / "methods.jsonl", "wb") as dst:
             for ordinal, line in enumerate(src):
-                if ordinal in self._dup_methods and ordinal not in pair_methods:
+                ref = self.index.methods_by_ordinal.get(ordinal)
+                twin = self._dup_methods.get(ordinal)
+                if twin is not None and ordinal not in pair_methods and not (ref is not None and ref.is_test):
                     self.filters["duplicate_method"] += 1
                     continue
-                ref = self.index.methods_by_ordinal.get(ordinal)
                 split = method_split(ref) if ref is not None else "train"
-                dst.write(_with_split(line, split))
+                twin_ref = self.index.methods_by_ordinal.get(twin) if twin is not None else None
+                if twin_ref is not None and ref is not None and ref.is_test:
+                    self.counts["tests_duplicate"] += 1  # every test is written; a copy says which it copies
+                    dst.write(_finish(line, split, twin_ref.id))
+                else:
+                    dst.write(_with_split(line, split))
                 split_sizes["methods"][split] += 1
                 self.counts["methods"] += 1
                 if ref is not None and ref.is_test:
@@ -405,6 +414,7 @@ class Miner:
                 "test_mapping_languages": sorted(mappable),
                 "test_discovery": {**self.layout.as_dict(), "files_in_test_folders": dict(self.test_dir_files)},
                 "warnings": self.warnings,
+                "duplicate_pairs": duplicate_pairs,
                 **manifest_base.get("extra", {}),
             },
         )
@@ -524,7 +534,7 @@ def _method_record(facts: FileFacts, mf: MethodFacts) -> dict:
         "params": mf.params, "return_type": mf.return_type, "modifiers": mf.modifiers, "docstring": mf.docstring,
         "body": mf.body, "start_line": mf.start_line, "end_line": mf.end_line, "is_test": mf.is_test,
         "is_constructor": mf.is_constructor, "calls": mf.calls, "framework": mf.framework,
-        "is_fixture": mf.is_fixture, "split": "train",
+        "is_fixture": mf.is_fixture, "duplicate_of": None, "split": "train",
     }
 
 
@@ -560,6 +570,7 @@ def _dump(d: dict) -> bytes:
 
 
 _SPLIT_TAIL = b'"split": "train"}\n'
+_DUPLICATE_TAIL = b'"duplicate_of": null, "split": "train"}\n'
 
 
 def _with_split(line: bytes, split: str) -> bytes:
@@ -567,6 +578,13 @@ def _with_split(line: bytes, split: str) -> bytes:
         return line
     assert line.endswith(_SPLIT_TAIL)
     return line[: -len(_SPLIT_TAIL)] + b'"split": "' + split.encode() + b'"}\n'
+
+
+def _finish(line: bytes, split: str, duplicate_of: str) -> bytes:
+    """A method line with its split and the id of the earlier method it duplicates."""
+    assert line.endswith(_DUPLICATE_TAIL)
+    return (line[: -len(_DUPLICATE_TAIL)] + b'"duplicate_of": ' + encode_basestring(duplicate_of).encode("utf-8")
+            + b', "split": "' + split.encode() + b'"}\n')
 
 
 _BODY_KEY = b', "body": '

@@ -442,11 +442,15 @@ def portable(desc: tuple, sites: list[CallSite]) -> tuple:
     return desc
 
 
-def returns_of(node: Node, src: bytes) -> str | None:
-    """A function's return statement as a descriptor (see MethodFacts.returns), or None."""
+def returns_of(node: Node, src: bytes) -> tuple[str, ...]:
+    """A function's return statement as descriptors (see MethodFacts.returns): one, or each branch of a
+    conditional expression (`return _EMPTY if not items else Bag(items)`)."""
     if not node.named_child_count:
-        return None
-    return returns_of_value(node.named_children[0], src)
+        return ()
+    value = node.named_children[0]
+    named = value.named_children
+    values = [named[0], named[-1]] if value.type == "conditional_expression" and len(named) == 3 else [value]
+    return tuple(d for d in (returns_of_value(v, src) for v in values) if d is not None)
 
 
 def returns_of_value(value: Node, src: bytes) -> str | None:
