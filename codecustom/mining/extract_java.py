@@ -403,6 +403,12 @@ class JavaExtractor:
                                                          and not m.is_test}
             index_of: dict[int, int] = {}
             first_assert: tuple[int, int] | None = None
+            # callbacks the test defines (new Helper() { ... }): what their bodies call runs when the library calls
+            # back, not as the test's own steps
+            anon = [(b.start_byte, b.end_byte) for _, _, c, k in calls if k == "new"
+                    for b in c.named_children if b.type == "class_body"]
+            if anon:
+                calls = [c for c in calls if not any(a <= c[2].start_byte and c[2].end_byte <= b for a, b in anon)]
             asserts: list[tuple[int, int, bool]] = []  # (start, -end, runs its argument): innermost last among equal starts
             for _, n, c, k in calls:
                 root = n if k == "call" and is_assertion(n) else _assertion_root(c, src) if k == "call" else None
@@ -413,7 +419,7 @@ class JavaExtractor:
             for end, name, cnode, kind in calls:
                 if kind == "call" and is_assertion(name):
                     mf.has_assert = True
-                    if first_assert is None or cnode.start_byte < first_assert[0]:
+                    if (first_assert is None or cnode.start_byte < first_assert[0]) and not _sanity_check(cnode, name):
                         first_assert = (cnode.start_byte, cnode.end_byte)
                     if cnode.child_by_field_name("object") is None and name not in helpers:
                         continue  # assertEquals(...) & co. only mark where "act" ends; they never bind to repo code
@@ -548,6 +554,15 @@ class JavaExtractor:
             dims = syntax.text(node.child_by_field_name("dimensions"), src).count("[") if node.child_by_field_name("dimensions") else 1
             return simple_type(syntax.text(node.child_by_field_name("type"), src)) + "[]" * max(dims, 1)
         return None
+
+
+def _sanity_check(node: Node, name: str) -> bool:
+    """`assertNotNull(context)`: a check that the arrangement produced something, not the end of the act."""
+    if name != "assertNotNull":
+        return False
+    args = node.child_by_field_name("arguments")
+    named = [a for a in args.named_children if a.type not in ("line_comment", "block_comment")] if args else []
+    return len(named) == 1 and named[0].type == "identifier"
 
 
 def _junit3_class(cls: ClassFacts, framework: str | None, is_test_file: bool) -> bool:

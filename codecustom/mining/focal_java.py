@@ -127,7 +127,14 @@ def choose_overload(methods: list[MethodRef], site: CallSite, repo_types=None) -
     if not scored:
         return []
     best = max(s for s, _ in scored)
-    return [m for s, m in scored if s == best]
+    tied = [m for s, m in scored if s == best]
+    if len(tied) > 1:  # Java picks the most specific: a null or unknown argument goes to a non-Object parameter
+        for i, a in enumerate(site.arg_types):
+            if a in (None, "null"):
+                specific = [m for m in tied if i < len(m.param_types) and (m.param_types[i] or "Object") != "Object"]
+                if specific and len(specific) < len(tied):
+                    tied = specific
+    return tied
 
 
 class JavaFocalRules:
@@ -140,6 +147,7 @@ class JavaFocalRules:
         self._overload_cache: dict[tuple, list[MethodRef]] = {}
         self._assignable_cache: dict[tuple[str, str], bool] = {}
         self._helpers_cache: dict[ClassRef | None, set[str]] = {}
+        self._children: dict[str, list[ClassRef]] | None = None  # simple base name -> repository subclasses
 
     # -- focal class ---------------------------------------------------------------------------
 
@@ -312,6 +320,8 @@ class JavaFocalRules:
                     cls = scope.classes[0]
             if cls is not None:
                 targets = self._overloads(cls, site, site.is_new)
+                if targets and not site.is_new and not any(t.has_body for t in targets) and site.receiver[0] != "const":
+                    targets = self._implementation(targets) or targets
                 if site.receiver[0] == "const" and targets and not any(t.has_body for t in targets):
                     # Converter.DATE.apply(s): the constant's body is a lambda or an anonymous class, no method we see
                     targets = []
@@ -325,6 +335,39 @@ class JavaFocalRules:
             r = Resolved(i, site, cls, targets, strong)
             r.helper = site.receiver == ("self",) and site.name in helpers
             out.append(r)
+        return out
+
+    def _implementation(self, declared: list[MethodRef]) -> list[MethodRef]:
+        """For a call bound to a bodiless interface/abstract method: the body that runs when exactly one repository
+        class below its declaring type declares one (Template.apply -> BaseTemplate.apply), else nothing."""
+        if len(declared) != 1 or declared[0].cls is None:
+            return []
+        decl = declared[0]
+        key = ("impl", id(decl))
+        found = self._overload_cache.get(key)
+        if found is None:
+            found = []
+            for cls in self._subclasses(decl.cls):
+                found += [m for m in cls.by_name(decl.name) if m.has_body and m.param_types == decl.param_types]
+            found = found if len(found) == 1 else []
+            self._overload_cache[key] = found
+        return list(found)
+
+    def _subclasses(self, root: ClassRef) -> list[ClassRef]:
+        """Repository classes (outside test files) that extend or implement ``root``, transitively."""
+        if self._children is None:
+            self._children = {}
+            for c in self.index.classes.values():
+                if not c.in_test_file:
+                    for b in c.bases:
+                        self._children.setdefault(b, []).append(c)
+        out, todo, seen = [], [root], {id(root)}
+        while todo:
+            for child in self._children.get(todo.pop().name, ()):
+                if id(child) not in seen:
+                    seen.add(id(child))
+                    out.append(child)
+                    todo.append(child)
         return out
 
     def _overloads(self, cls: ClassRef, site: CallSite, constructors: bool = False) -> list[MethodRef]:

@@ -75,6 +75,11 @@ class PythonFocalRules:
                 return target.classes[name]
             if target.functions.get(name):
                 return list(target.functions[name])
+            bound = target.module_vars.get(name)
+            if bound and not bound.startswith("=") and depth < 4:  # `print_errors = log_errors(print)`: an instance
+                made = self.resolve_in_module(bound, target)
+                if isinstance(made, ClassRef):
+                    return Instance(made)
             for imp in target.imports:
                 if imp.alias == name:
                     return self._import_target(imp, target.path, depth + 1)
@@ -313,6 +318,8 @@ class PythonFocalRules:
                 elif isinstance(t, list):
                     targets = choose_overload(t, site)
                     factory = True
+                elif isinstance(t, Instance):  # a module-level instance, called
+                    cls, targets = t.cls, self.members(t.cls, "__call__")
             elif value is not None:
                 t = self.attr(value, site.name, mod.path)
                 if isinstance(value, Instance):

@@ -284,7 +284,12 @@ class Mapper:
             hit = self._by_name("".join(stem), scope, pool, test, is_class_name=k > 0)
             if isinstance(hit, MethodRef):
                 called = any(hit in r.targets for r in pool)
-                if called or not _acts(strong):  # uncalled: only when the test acts on nothing else we can see
+                # a function the test is named after, called to make an argument (test_repeatedly: take(2,
+                # repeatedly(f))) is what it tests; a spec object's method passed to an engine is not
+                called = called or (k == 0 and hit.cls is None and any(hit in r.targets for r in resolved
+                                                                        if r.setup and r.strong))
+                # uncalled: only a method with a body, when the test acts on nothing else we can see
+                if called or (not _acts(strong) and hit.has_body):
                     return done(hit, "name", None if called else "name_uncalled")
             if hit in ("ambiguous_overload", "multi_overload"):
                 return hit
@@ -474,7 +479,7 @@ class Mapper:
             prefix = "".join(ws[:k])
             if len(prefix) < 3 or prefix in CTOR_WORDS or any(c.startswith(prefix) for c in called):
                 continue
-            cands = [m for m in scope.named(prefix) if not m.is_constructor and "private" not in m.modifiers
+            cands = [m for m in scope.named(prefix) if not m.is_constructor and "private" not in m.modifiers and m.has_body
                      and not (m.language == "python" and m.name.startswith("_") and not is_dunder(m.name))]
             if not cands or len({(m.cls.key if m.cls else m.path, m.name) for m in cands}) > 1:
                 continue
@@ -652,7 +657,8 @@ def _kind(r: Resolved) -> int:
     if FACTORY.match(name):
         return -1
     if ACCESSOR.match(name):
-        return -2 if r.site.assert_role == "check" else 0
+        # a getter read inside an assertion checks; a lookup with arguments (context.get("k")) is behaviour
+        return -2 if r.site.assert_role == "check" and not r.site.nargs else 0
     return 1 if ARRANGE.match(name) else 2
 
 

@@ -16,6 +16,7 @@ along :data:`PROTOCOL_FALLBACK` when a class leaves one out):
 ``r(...)`` (r bound to an instance)    ``__call__``
 ``r.name`` / ``r.name = v``            the property or method ``name`` when the class has one, else
                                        ``__getattr__`` / ``__setattr__`` / ``__delattr__``
+``@deco`` on a function it defines     a call of ``deco``
 ``len``, ``str``, ``repr``, ``iter``,  ``__len__``, ``__str__``, ``__repr__``, ``__iter__``, ``__next__``,
 ``next``, ``hash``, ``bool``, ``not``  ``__hash__``, ``__bool__``; ``list(r)``/``sorted(r)``/... iterate;
                                        ``copy.copy``/``copy.deepcopy``/``pickle.dumps``/``dir`` likewise
@@ -287,10 +288,23 @@ class SiteBuilder:
             return  # `with Foo() as f` / `with pytest.raises(...)`: the call is already a site
         self._site("__enter__", value, node, nargs=0)
 
+    def _p_decorator(self, node: Node) -> None:
+        """`@memoize` on a function the test defines calls memoize with it (`@cache(60)` is a call already)."""
+        expr = node.named_children[0] if node.named_child_count else None
+        if expr is None or expr.type not in ("identifier", "attribute"):
+            return
+        if expr.type == "identifier":
+            name, receiver = syntax.text(expr, self.src), ("global",)
+        else:
+            name, receiver = syntax.text(expr.child_by_field_name("attribute"), self.src), \
+                self.type_of(expr.child_by_field_name("object"))
+        self._push(CallSite(name=name, receiver=receiver, nargs=1, end=node.end_byte), node)
+
     def _p_attribute(self, node: Node) -> None:
         parent = node.parent
-        if parent is not None and parent.type == "call" and parent.child_by_field_name("function") == node:
-            return  # a method call: its own site
+        if parent is not None and (parent.type == "decorator" or (
+                parent.type == "call" and parent.child_by_field_name("function") == node)):
+            return  # a method call or a decorator: its own site
         obj = node.child_by_field_name("object")
         if obj is None or obj.type not in ("identifier", "call", "attribute", "subscript", "parenthesized_expression"):
             return

@@ -11,3 +11,4 @@
 (for_in_clause right: (_) @iter)
 (with_item) @with
 (attribute) @attribute
+(decorator) @decorator
