@@ -67,7 +67,7 @@ def run_m2t(scripts: Path, python: str, grammar: str, repo: Path, name: str, out
 
 def run_ours(repo: Path, name: str, out: Path, workers: int | None) -> dict:
     ds = out / ("ours" if workers is None else f"ours_w{workers}") / name
-    cmd = [sys.executable, "-m", "codecustom", "mine", str(repo), "--lang", "java", "--out", str(ds), "-q"]
+    cmd = [sys.executable, "-m", "codecustom", "mine", str(repo), "--lang", "java", "--out", str(ds), "-q", "--no-cache"]
     if workers:
         cmd += ["--workers", str(workers)]
     wall, cpu, _ = timed(cmd)

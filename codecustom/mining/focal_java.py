@@ -292,14 +292,23 @@ class JavaFocalRules:
         return any(self.is_supertype(t, s) for s in sources for t in targets)
 
     def is_supertype(self, sup: ClassRef, cls: ClassRef, depth: int = 0) -> bool:
-        """Whether ``sup`` is a (transitive) superclass or interface of ``cls`` within the repo."""
+        """Whether ``sup`` is a (transitive) superclass or interface of ``cls`` within the repo (memoised)."""
+        if depth == 0:
+            key = ("sup", id(sup), id(cls))
+            found = self._assignable_cache.get(key)  # type: ignore[arg-type]
+            if found is None:
+                found = self._assignable_cache[key] = self._is_supertype(sup, cls, 0)  # type: ignore[index]
+            return found
+        return self._is_supertype(sup, cls, depth)
+
+    def _is_supertype(self, sup: ClassRef, cls: ClassRef, depth: int) -> bool:
         if depth > 5:
             return False
         for base in cls.bases:
             if base == sup.name:
                 return True
             for b in self.index.focal_classes(base):
-                if b is not cls and self.is_supertype(sup, b, depth + 1):
+                if b is not cls and self._is_supertype(sup, b, depth + 1):
                     return True
         return False
 

@@ -127,6 +127,7 @@ class CodeIndex:
         self.methods_by_ordinal: dict[int, MethodRef] = {}
         self._focal_classes: dict[str, list[ClassRef]] = {}  # cache of focal_classes(), emptied by add()
         self.method_names: set[str] = set()  # names of methods and functions outside test files
+        self.file_methods: dict[str, list[MethodRef]] = {}  # path -> its methods in source order
 
     def add(self, facts: FileFacts, ordinals: list[int | None], offsets: list[int | None], ids: list[str]) -> None:
         """Index one file's facts; ``ordinals``/``offsets`` locate each method's spooled record."""
@@ -157,6 +158,7 @@ class CodeIndex:
                 mod.classes[cf.name] = ref
             if not cf.is_test_class:
                 self.classes_by_name[cf.name].append(ref)
+        in_file = self.file_methods[facts.path] = []
         for mf, ordinal, offset, mid in zip(facts.methods, ordinals, offsets, ids):
             if ordinal is None:
                 continue
@@ -169,6 +171,7 @@ class CodeIndex:
                             offset=offset, in_test_file=facts.is_test_file, returns=mf.returns,
                             has_body=mf.has_body)
             self.methods_by_ordinal[ordinal] = ref
+            in_file.append(ref)
             if not facts.is_test_file:
                 self.method_names.add(mf.name)
             if cls is not None:

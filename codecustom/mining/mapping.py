@@ -196,6 +196,7 @@ def is_dunder(name: str) -> bool:
     return len(name) > 4 and name.startswith("__") and name.endswith("__")
 
 
+@functools.lru_cache(maxsize=65536)
 def name_keys(name: str) -> tuple[str, ...]:
     """The normalised names a test name may call a method by: itself, and for a dunder the words for it."""
     if is_dunder(name):
