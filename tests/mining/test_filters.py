@@ -80,3 +80,23 @@ def test_newest_first():
     assert [k for k, s in out.items() if s == "test"] == ["g19", "g18"]
     assert [k for k, s in out.items() if s == "valid"] == ["g17", "g16"]
     assert sum(s == "train" for s in out.values()) == 16
+
+
+def test_minhash_without_numpy_matches_numpy():
+    import numpy as np
+
+    rng = np.random.default_rng(20220514)
+    a = rng.integers(1, 2**32 - 1, dedupe.NUM_PERM, dtype=np.uint64) | np.uint64(1)
+    b = rng.integers(0, 2**32 - 1, dedupe.NUM_PERM, dtype=np.uint64)
+    assert tuple(map(int, a)) == dedupe._A and tuple(map(int, b)) == dedupe._B  # the written-out permutations
+    text = "\n".join(f"x = {random.Random(7).random()} + {i}" for i in range(40))
+    np_, pa, pb, mask = dedupe._numpy_permutations()
+    arr = np.asarray([__import__("zlib").crc32(line.strip().encode()) for line in text.split("\n")], dtype=np.uint64)
+    sh = (arr[:-1] * np.uint64(1000003) ^ arr[1:]) & mask
+    want = ((np.outer(pa, sh) + pb[:, None]) & mask).min(axis=1).astype("<u4").tobytes()
+    import sys
+    saved = sys.modules.pop("numpy")  # the pure-Python path runs when numpy is not loaded
+    try:
+        assert dedupe.minhash(text) == want
+    finally:
+        sys.modules["numpy"] = saved
