@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib.util
 import os
 import pickle
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -25,25 +25,28 @@ from codecustom.mining.facts import FileFacts
 
 _CODE = ("cache.py", "pipeline.py", "extract_java.py", "extract_python.py", "extract_generic.py", "python_sites.py",
          "facts.py", "syntax.py", "filters.py", "dedupe.py", "testconfig.py", "registry.py")
-_GRAMMARS = ("tree-sitter", "tree-sitter-java", "tree-sitter-python", "tree-sitter-javascript",
-             "tree-sitter-typescript", "tree-sitter-go")
+_GRAMMARS = ("tree_sitter", "tree_sitter_java", "tree_sitter_python", "tree_sitter_javascript",
+             "tree_sitter_typescript", "tree_sitter_go")
 
 
 @functools.cache
 def salt() -> str:
     """A digest of everything a file's result depends on besides the file: the extraction code, the query files
-    and the grammars' versions."""
+    and the installed grammars."""
     here = Path(__file__).resolve().parent
     h = hashlib.sha1()
     for name in _CODE:
         h.update(name.encode() + b"\0" + (here / name).read_bytes())
     for q in sorted((here / "queries").rglob("*.scm")):
         h.update(q.relative_to(here).as_posix().encode() + b"\0" + q.read_bytes())
-    for dist in _GRAMMARS:
-        try:
-            h.update(f"{dist}={metadata.version(dist)}".encode())
-        except metadata.PackageNotFoundError:
-            h.update(f"{dist}=none".encode())
+    for module in _GRAMMARS:  # the installed grammar and binding files (not importlib.metadata: it costs 20 ms)
+        spec = importlib.util.find_spec(module)
+        origin = spec.origin if spec is not None else None
+        if origin:
+            st = os.stat(origin)
+            h.update(f"{module}:{origin}:{st.st_size}:{st.st_mtime_ns}".encode())
+        else:
+            h.update(f"{module}:none".encode())
     return h.hexdigest()[:16]
 
 
@@ -85,26 +88,22 @@ class ParseCache:
             pass  # a cache that cannot be written only costs the next run time
 
 
-def mapping_digests(facts: FileFacts) -> tuple[str, tuple[str | None, ...]]:
-    """What test->focal mapping reads from a file: its declarations (classes, non-test methods' names, types and
-    shapes, imports, module variables, fixtures; never bodies or line numbers), and each test's own facts (call
-    sites, assertions, name, annotations). A test's answer depends on its own digest, its file's and every file's
-    declaration digest, so a run whose tests and declarations match an earlier one's reuses its answers."""
-    decl = [facts.path, facts.language, facts.package, facts.is_test_file, [repr(i) for i in facts.imports],
+def mapping_digest(facts: FileFacts) -> str:
+    """What test->focal mapping reads from a file when it maps other files' tests: its declarations (classes,
+    methods' names, types and shapes, imports, module variables, fixtures; never bodies, call sites or line numbers).
+    A test's answer depends only on its own file's bytes and every file's declaration digest, so a run where both
+    match an earlier one reuses its answers."""
+    decl = [facts.path, facts.language, facts.package, facts.is_test_file,
+            [(i.module, i.name, i.alias, i.is_static) for i in facts.imports],
             sorted(facts.module_vars.items()), sorted((k, repr(v)) for k, v in facts.fixture_types.items())]
     for c in facts.classes:
         decl.append((c.name, c.qualname, c.kind, c.bases, c.modifiers, sorted(c.field_types.items()),
                      sorted((k, repr(v)) for k, v in c.attr_types.items()), sorted(c.aliases.items()),
                      sorted(c.field_news.items()), c.is_test_class, c.is_nested_test))
-    tests: list[str | None] = []
     for m in facts.methods:
         if m.is_test:
-            decl.append(("test", m.class_name, m.name))  # helpers of a test class are looked up by name
-            tests.append(hashlib.sha1(repr((m.name, m.class_name, m.modifiers, m.param_types, m.min_arity, m.max_arity,
-                                            m.framework, m.first_assert_end, m.has_assert, m.call_sites))
-                                      .encode("utf-8", "surrogateescape")).hexdigest())
+            decl.append((m.class_name, m.name))  # helpers of a test class are looked up by name
         else:
             decl.append((m.name, m.class_name, m.signature, m.param_types, m.min_arity, m.max_arity, m.return_type,
                          m.modifiers, m.is_static, m.is_fixture, m.is_setup, m.is_constructor, m.has_body, m.returns))
-            tests.append(None)
-    return hashlib.sha1(repr(decl).encode("utf-8", "surrogateescape")).hexdigest(), tuple(tests)
+    return hashlib.sha1(repr(decl).encode("utf-8", "surrogateescape")).hexdigest()

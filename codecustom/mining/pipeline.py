@@ -27,7 +27,7 @@ from pathlib import Path
 from codecustom import __version__
 from codecustom.errors import DataError, UsageError
 from codecustom.mining import dedupe, filters, registry, splits, testconfig
-from codecustom.mining.cache import ParseCache, mapping_digests
+from codecustom.mining.cache import ParseCache, mapping_digest
 from codecustom.mining.facts import FileFacts, MethodFacts
 from codecustom.mining.index import CodeIndex, MethodRef, TestRef
 from codecustom.mining.mapping import Mapper, Mapping
@@ -63,9 +63,8 @@ class FileResult:
     method_lines: list[bytes] = field(default_factory=list)  # serialized MethodRecords (split last)
     method_hashes: list[int] = field(default_factory=list)  # exact-dedupe keys of the bodies
     method_ids: list[str] = field(default_factory=list)
-    # what test->focal mapping reads from the file (cache.py): its declarations, and each test's own facts
+    # what test->focal mapping reads from the file for other files' tests (cache.mapping_digest)
     decl_digest: str = ""
-    test_digests: tuple[str | None, ...] = ()
     sites_blob: bytes | None = None  # in the cache only: the methods' call sites, pickled apart
 
 
@@ -102,7 +101,7 @@ def process(task: Task) -> FileResult:
     except (RecursionError, MemoryError, ValueError) as exc:  # a pathological file must not stop the run
         res.reason = f"parse_failed:{type(exc).__name__}"
         return res
-    res.decl_digest, res.test_digests = mapping_digests(res.facts)
+    res.decl_digest = mapping_digest(res.facts)
     # serialize here, in the worker: the main process only appends bytes to the spool
     for mf in res.facts.methods:
         rec = _method_record(res.facts, mf)
@@ -169,7 +168,6 @@ class Miner:
         self._decls: list[str] = []  # every parsed file's declaration digest, in order (what mapping reads)
         self._file_decl: dict[str, str] = {}
         self._file_sha: dict[str, str] = {}
-        self._test_digest: dict[int, str] = {}  # test ordinal -> digest of its own facts
         self._position: dict[int, tuple[str, int]] = {}  # method ordinal -> (path, index in its file)
         self._sites_blobs: dict[str, bytes] = {}  # path -> its tests' call sites, pickled (cached results)
         self.test_dir_files: Counter[str] = Counter()  # source files in test-looking folders, by language
@@ -339,10 +337,8 @@ class Miner:
         self._decls.append(f"{res.path}\0{res.decl_digest}")
         self._file_decl[res.path] = res.decl_digest
         self._file_sha[res.path] = res.sha
-        for k, (o, d) in enumerate(zip(ordinals, res.test_digests)):
+        for k, o in enumerate(ordinals):
             self._position[o] = (res.path, k)
-            if d is not None:
-                self._test_digest[o] = d
         if facts.root_has_error:
             self._reject("syntax_error", res.path)
             return
@@ -361,7 +357,7 @@ class Miner:
 
     def map_tests(self) -> list[Mapping]:
         """Every test's focal method. A test file whose tests and whose view of the repository (every file's
-        declarations: cache.mapping_digests) are as in an earlier run reuses that run's answers."""
+        declarations: cache.mapping_digest) are as in an earlier run reuses that run's answers."""
         t0 = time.perf_counter()
         rules = {name: spec.focal_rules() for name, spec in self.langs.items() if spec.focal_rules is not None}
         mapper = Mapper(self.index, rules)
@@ -372,7 +368,7 @@ class Miner:
                 by_file.setdefault(t.method.path, []).append(t)
         mappings: list[Mapping] = []
         for path, tests in by_file.items():
-            key = ("map", world, self._file_decl[path], tuple(self._test_digest[t.method.ordinal] for t in tests))
+            key = ("map", world, self._file_sha[path])  # the file's bytes fix its tests' facts (cache salt: the code)
             cached = self.cache.get(key) if self.cache is not None else None
             if cached is not None and len(cached) == len(tests):
                 results = [self._unpack(t, c) for t, c in zip(tests, cached)]

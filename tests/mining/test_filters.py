@@ -90,10 +90,11 @@ def test_minhash_without_numpy_matches_numpy():
     b = rng.integers(0, 2**32 - 1, dedupe.NUM_PERM, dtype=np.uint64)
     assert tuple(map(int, a)) == dedupe._A and tuple(map(int, b)) == dedupe._B  # the written-out permutations
     text = "\n".join(f"x = {random.Random(7).random()} + {i}" for i in range(40))
-    np_, pa, pb, mask = dedupe._numpy_permutations()
+    mask = np.uint64(0xFFFFFFFF)  # the original uint64 formulation
     arr = np.asarray([__import__("zlib").crc32(line.strip().encode()) for line in text.split("\n")], dtype=np.uint64)
     sh = (arr[:-1] * np.uint64(1000003) ^ arr[1:]) & mask
-    want = ((np.outer(pa, sh) + pb[:, None]) & mask).min(axis=1).astype("<u4").tobytes()
+    want = ((np.outer(a, sh) + b[:, None]) & mask).min(axis=1).astype("<u4").tobytes()
+    assert dedupe.minhash(text) == want  # numpy (uint32) path
     import sys
     saved = sys.modules.pop("numpy")  # the pure-Python path runs when numpy is not loaded
     try:
