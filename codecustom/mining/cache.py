@@ -23,8 +23,6 @@ from typing import Any
 from codecustom import paths
 from codecustom.mining.facts import FileFacts
 
-_CODE = ("cache.py", "pipeline.py", "extract_java.py", "extract_python.py", "extract_generic.py", "python_sites.py",
-         "facts.py", "syntax.py", "filters.py", "dedupe.py", "testconfig.py", "registry.py")
 _GRAMMARS = ("tree_sitter", "tree_sitter_java", "tree_sitter_python", "tree_sitter_javascript",
              "tree_sitter_typescript", "tree_sitter_go")
 
@@ -35,8 +33,8 @@ def salt() -> str:
     and the installed grammars."""
     here = Path(__file__).resolve().parent
     h = hashlib.sha1()
-    for name in _CODE:
-        h.update(name.encode() + b"\0" + (here / name).read_bytes())
+    for path in sorted(here.glob("*.py")):  # every module: parse results, mappings and pair lines are all cached
+        h.update(path.name.encode() + b"\0" + path.read_bytes())
     for q in sorted((here / "queries").rglob("*.scm")):
         h.update(q.relative_to(here).as_posix().encode() + b"\0" + q.read_bytes())
     for module in _GRAMMARS:  # the installed grammar and binding files (not importlib.metadata: it costs 20 ms)

@@ -161,9 +161,10 @@ class PythonExtractor:
             for stmt in body.named_children:
                 if stmt.type == "expression_statement" and stmt.named_child_count and stmt.named_children[0].type == "assignment":
                     asg = stmt.named_children[0]
-                    assignments.append(asg)
                     fields.append(one_line(syntax.text(stmt, src)))
                     left, tnode = asg.child_by_field_name("left"), asg.child_by_field_name("type")
+                    if tnode is None:  # an annotated field's value is a default (dataclass), not a descriptor
+                        assignments.append(asg)
                     if left is not None and left.type == "identifier" and tnode is not None:
                         ftypes[syntax.text(left, src)] = syntax.text(tnode, src)
         return ClassFacts(

@@ -295,7 +295,7 @@ class Mapper:
             if hit in ("ambiguous_overload", "multi_overload"):
                 return hit
         stem = name_stem(test.method.name)
-        rest = self._after_class_name(stem, scope)
+        rest = self._after_class_name(stem, scope, pool)
         if rest:  # testPairOfObjects in MutablePairTest: the name is `Pair` + `of...`
             hit = self._by_name("".join(rest), scope, pool, test, is_class_name=False)
             if isinstance(hit, MethodRef) and (any(hit in r.targets for r in pool) or not _acts(strong)):
@@ -451,17 +451,21 @@ class Mapper:
         return self._one_overload(chosen.targets[0].name, acts, test)
 
     @staticmethod
-    def _after_class_name(stem: list[str], scope: FocalScope) -> list[str]:
+    def _after_class_name(stem: list[str], scope: FocalScope, pool: list[Resolved]) -> list[str]:
         """The words after a leading (tail of the) focal class name: `pair of objects` in MutablePairTest -> `of objects`;
-        in a module scope, after the whole name of one of its classes (`FunctionBuilder add arg` -> `add arg`)."""
+        in a module scope, after the whole name of one of its classes (`FunctionBuilder add arg` -> `add arg`); with
+        no focal scope, after the whole name of a class the test constructs (test_path_eq_t building Path)."""
         if len(stem) < 2:
             return []
         if not scope.classes:
-            for mod in scope.modules:
-                for cls in mod.classes.values():
-                    cw = list(_words(cls.name))
-                    if len(stem) > len(cw) and stem[:len(cw)] == cw:
-                        return stem[len(cw):]
+            classes = [c for mod in scope.modules for c in mod.classes.values()]
+            if not scope.modules:
+                classes = list({id(t.cls): t.cls for r in pool if r.site.is_new for t in r.targets
+                                if t.cls is not None}.values())
+            for cls in classes:
+                cw = list(_words(cls.name))
+                if len(stem) > len(cw) and stem[:len(cw)] == cw:
+                    return stem[len(cw):]
             return []
         cw = list(_words(scope.classes[0].name))
         for j in range(len(cw)):

@@ -105,6 +105,23 @@ def test_constructor_only_when_the_test_is_about_construction(tmp_path):
     assert pairs["test_area"].focal_id.startswith("src/shapes.py::Box::area@")
 
 
+def test_a_class_named_first_in_the_test_name_and_dataclass_defaults(tmp_path):
+    pairs = pairs_of(tmp_path, {
+        "src/bags/__init__.py": "from .core import Bag, bag\n",
+        "src/bags/core.py": BAG,
+        "src/money.py": (
+            "from dataclasses import dataclass\nfrom decimal import Decimal\n\n\n@dataclass(frozen=True)\nclass Money:\n"
+            "    amount: Decimal = Decimal(0)\n\n    def times(self, k):\n        return Money(self.amount * k)\n"),
+        "tests/test_misc.py": (  # names no module: no focal scope but the classes the test builds
+            "from decimal import Decimal\nfrom bags import Bag\nfrom money import Money\n\n\n"
+            "def test_bag_eq():\n    assert Bag([1, 2]) == Bag([2, 1])\n    assert Bag([1]) != Bag([2])\n\n\n"
+            "def test_times():\n    assert Money(Decimal(2)).times(3).amount == Decimal(6)\n"),
+    }, languages=["python"])
+    assert pairs["test_bag_eq"].focal_id.startswith("src/bags/core.py::Bag::__eq__@")
+    # a field's default value is not a descriptor: reading `.amount` on the result is a plain read
+    assert pairs["test_times"].focal_id.startswith("src/money.py::Money::times@")
+
+
 def test_java_receiver_types_decide_and_lambdas_bind_nothing(tmp_path):
     pairs = pairs_of(tmp_path, {
         "src/main/java/a/Store.java": (
