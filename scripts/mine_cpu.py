@@ -42,7 +42,8 @@ def run_once(tree: Path, repo: str, workers: int, scratch: Path, *, lang: str | 
     cmd = [sys.executable, "-m", "codecustom", "mine", repo, "--workers", str(workers), "-q",
            "--out", str(out or scratch / "ds")]
     cmd += ["--lang", lang] if lang else []
-    cmd += [] if cache else ["--no-cache"]
+    if not cache and _has_cache(tree):  # a tree from before the cache has no --no-cache (and caches nothing)
+        cmd.append("--no-cache")
     env = dict(os.environ, PYTHONPATH=str(tree))
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # an installed package has its bytecode compiled once, not every run
     if home is not None:
@@ -50,6 +51,11 @@ def run_once(tree: Path, repo: str, workers: int, scratch: Path, *, lang: str | 
     subprocess.run(cmd, env=env, cwd=scratch, check=True)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def _has_cache(tree: Path) -> bool:
+    mine_cli = tree / "codecustom" / "cli" / "mine.py"
+    return not mine_cli.exists() or "--no-cache" in mine_cli.read_text(encoding="utf-8")
 
 
 def same_dataset(a: Path, b: Path) -> bool:

@@ -45,7 +45,11 @@ _B = (
     1947472350,
 )
 _MASK = 0xFFFFFFFF
-_SMALL = 20_000  # shingles x permutations below which pure Python beats importing numpy
+_SMALL = 20_000  # shingles x permutations of one file above which numpy is always used
+# Pure Python does ~20 M shingle x permutation steps a second, numpy's import costs ~0.05 s: files are hashed in
+# pure Python only until this many steps were spent (a small repository never imports numpy; a large one pays
+# the import once instead of hashing hundreds of small files slowly)
+_PURE_BUDGET = [600_000]
 
 
 @functools.cache
@@ -68,7 +72,9 @@ def minhash(text: str) -> bytes | None:
     hashes = list(map(zlib.crc32, map(_ENCODE, lines)))  # C-level loops: this runs on every line mined
     if len(hashes) < MIN_SHINGLES + 1:
         return None
-    if (len(hashes) - 1) * NUM_PERM < _SMALL and "numpy" not in sys.modules:
+    steps = (len(hashes) - 1) * NUM_PERM
+    if steps < _SMALL and steps <= _PURE_BUDGET[0] and "numpy" not in sys.modules:
+        _PURE_BUDGET[0] -= steps
         # the same arithmetic in Python (only the low 32 bits of each uint64 product survive the mask)
         shingles = {((x * 1000003) ^ y) & _MASK for x, y in zip(hashes, hashes[1:])}
         return array("I", [min((a * s + b) & _MASK for s in shingles) for a, b in zip(_A, _B)]).tobytes()

@@ -96,8 +96,12 @@ def test_minhash_without_numpy_matches_numpy():
     want = ((np.outer(a, sh) + b[:, None]) & mask).min(axis=1).astype("<u4").tobytes()
     assert dedupe.minhash(text) == want  # numpy (uint32) path
     import sys
-    saved = sys.modules.pop("numpy")  # the pure-Python path runs when numpy is not loaded
+    saved = sys.modules.pop("numpy")  # the pure-Python path runs when numpy is not loaded (and budget is left)
+    budget = dedupe._PURE_BUDGET[0]
+    dedupe._PURE_BUDGET[0] = 10**9
     try:
         assert dedupe.minhash(text) == want
+        assert dedupe._PURE_BUDGET[0] < 10**9  # it did run
     finally:
         sys.modules["numpy"] = saved
+        dedupe._PURE_BUDGET[0] = budget
