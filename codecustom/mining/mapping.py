@@ -272,7 +272,7 @@ class Mapper:
             if any(r.unseen and r.site.receiver[0] == "call" and r.site.receiver[1] in mine for r in resolved):
                 return "unseen_call"  # the test goes on to call, on what m returned, a method we cannot bind
             conf = CONFIDENCE[conf_key or heuristic]
-            if rule == "receiver":
+            if rule == "receiver" and heuristic != "entry_point":  # an entry point is always found that way: 0.5
                 conf -= 0.1
             return Mapping(test, m, heuristic, round(conf, 2), rule, _factory_of(m, resolved))
 

@@ -84,7 +84,7 @@ def test_arguments_defaults_and_expected_values_are_never_the_focal(tmp_path):
     }, languages=["python"])
     # the spec is an argument of the entry point: run is what the test drives (an end-to-end test, lower confidence)
     assert pairs["test_upper"].focal_id.startswith("src/spec/core.py::::run@")
-    assert pairs["test_upper"].heuristic == "entry_point" and pairs["test_upper"].confidence <= 0.5
+    assert pairs["test_upper"].heuristic == "entry_point" and pairs["test_upper"].confidence == 0.5
     assert pairs["test_spec_held_in_a_local"].focal_id.startswith("src/spec/core.py::::run@")
     # a default value and the expected side of the assertion only set up
     assert pairs["test_total"].focal_id.startswith("src/spec/ops.py::Count::total@")
@@ -164,6 +164,7 @@ def test_java_end_to_end_tests_get_their_entry_point(tmp_path):
     }, languages=["java"])
     p = pairs["greets"]
     assert p.focal_signature == "public String render(String name)" and p.heuristic == "entry_point"
+    assert p.confidence == 0.5
 
 
 def test_every_test_stays_visible_and_duplicates_are_counted(tmp_path):
