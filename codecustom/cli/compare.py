@@ -37,7 +37,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="held-out tests evaluated per model (default: 50 on CUDA, 8 on CPU)")
     e.add_argument("--samples", type=int, default=1, metavar="K", help="tests sampled per focal method: pass@K (default 1)")
     e.add_argument("--temperature", type=float, metavar="T", help="sampling temperature when K > 1 (default 0.8)")
-    e.add_argument("--max-new-tokens", type=int, default=256, metavar="N", help="longest generated test (tokens)")
+    e.add_argument("--max-new-tokens", type=int, metavar="N",
+                   help="longest generated test in tokens (default: as customized; 256 for a base)")
     e.add_argument("--completions", type=int, metavar="N",
                    help="line-completion cursors per model (0: none; default: 100 on CUDA, 16 on CPU)")
     e.add_argument("--no-exec", action="store_true", help="do not run generated tests")

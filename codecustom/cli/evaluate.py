@@ -42,7 +42,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-examples", type=int, metavar="N", help="evaluate at most N held-out tests")
     p.add_argument("--samples", type=int, default=1, metavar="K", help="tests sampled per focal method (default 1: greedy)")
     p.add_argument("--temperature", type=float, metavar="T", help="sampling temperature (default 0.8 when K > 1)")
-    p.add_argument("--max-new-tokens", type=int, default=256, metavar="N", help="longest generated test (tokens)")
+    p.add_argument("--max-new-tokens", type=int, metavar="N",
+                   help="longest generated test in tokens (default: as customized; 256 for a base)")
     p.add_argument("--context-level", metavar="LEVEL",
                    help="focal context level (fm ... fm_fc_c_m_f; default: the artifact's training level)")
     p.add_argument("--completions", type=int, default=100, metavar="N",
@@ -108,6 +109,7 @@ def run(args: argparse.Namespace, console) -> int:
                                                 write_evaluation)
     from codecustom.evaluation.execution import Workspace
     from codecustom.evaluation.report import ReportMeta, ReportRow, cost_from_manifest, table_rows, write_report
+    from codecustom.evaluation.report.samples import pick_samples
     from codecustom.evaluation.sandbox import probe
     from codecustom.mining.records import read_manifest as read_data_manifest
 
@@ -154,7 +156,8 @@ def run(args: argparse.Namespace, console) -> int:
                       facts={"dataset": str(dataset), "revision": data_manifest.revision, "split": config.split,
                              "model": (evaluation.summary["model"].get("base_id") or "-"),
                              "held-out tests": evaluation.summary["tests"].get("n_examples", 0)},
-                      sandbox=isolation.describe(), notes=[note] if note else [])
+                      sandbox=isolation.describe(), notes=[note] if note else [],
+                      samples=pick_samples({name: evaluation}))
     written = write_report([row], out, meta)
 
     headers, body = table_rows([row])

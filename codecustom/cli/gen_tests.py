@@ -34,7 +34,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", metavar="ARTIFACT", help="artifact folder (default: the project's newest tests artifact)")
     p.add_argument("--base", metavar="MODEL", help="base model (alone, or the base --model is loaded on)")
     p.add_argument("--context-level", metavar="LEVEL", help="focal context level (default: the artifact's)")
-    p.add_argument("--max-new-tokens", type=int, default=256, metavar="N", help="longest generated test (tokens)")
+    p.add_argument("--max-new-tokens", type=int, metavar="N",
+                   help="longest generated test in tokens (default: as customized; 256 for a base)")
     p.add_argument("--runs", type=int, default=3, metavar="N", help="runs a test must pass (default 3)")
     p.add_argument("--timeout", type=float, default=60.0, metavar="S", help="wall-time limit per test run (s)")
     p.add_argument("--suite", metavar="PATH", help="existing tests to measure baseline coverage with (default: all)")
@@ -68,7 +69,7 @@ def run(args: argparse.Namespace, console) -> int:
     from codecustom import paths
     from codecustom.data.tests_task import pick_context
     from codecustom.errors import UsageError
-    from codecustom.evaluation.evaluate import artifact_context_level, test_token_budget
+    from codecustom.evaluation.evaluate import artifact_context_level
     from codecustom.evaluation.execution import Workspace, get_ladder
     from codecustom.evaluation.gentests import (find_focal, parse_spec, repo_root, select_tests, unified_diff,
                                                 write_tests)
@@ -98,11 +99,10 @@ def run(args: argparse.Namespace, console) -> int:
 
     project = paths.project_name(root)
     loaded, model_name = _load(args, project, console)
-    from codecustom.inference import InProcessBackend, TestGenEngine
+    from codecustom.inference import TestGenEngine
 
     level = args.context_level or artifact_context_level((loaded.extra or {}).get("manifest") or {})
-    engine = TestGenEngine(InProcessBackend(loaded), max_new_tokens=test_token_budget(loaded, args.max_new_tokens),
-                           seed=args.seed)
+    engine = TestGenEngine.for_model(loaded, max_new_tokens=args.max_new_tokens, seed=args.seed)
     temperature = args.temperature if args.samples > 1 else 0.0
     console.info(f"generating {args.samples} test(s) for {focal.title} ({rel}) with {model_name}")
     candidates = engine.generate(pick_context(focal.contexts, level), language=focal.language, n=args.samples,

@@ -15,14 +15,14 @@ import hashlib
 import random
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from codecustom.data.fim import FimFormat, random_fim_split
 from codecustom.data.packing import pack
 from codecustom.data.tests_task import (DEFAULT_CONTEXT_LEVEL, IGNORE_INDEX, PROMPT_VERSION, encode_test_example,
-                                        pick_context)
+                                        pick_context, target_ids)
 from codecustom.errors import DataError, UsageError
 from codecustom.mining.records import CONTEXT_LEVELS, FileRecord, PairRecord, is_dataset, read_jsonl
 
@@ -35,7 +35,7 @@ class TaskConfig:
 
     max_length: int = 256
     context_level: str = DEFAULT_CONTEXT_LEVEL
-    max_target_length: int | None = None
+    max_target_length: int | None = None  # tests task: the test's share of the window (None: from the data)
     fim_rate: float = 0.5
     spm_rate: float = 0.5
     seed: int = 0
@@ -55,6 +55,7 @@ class TaskData:
     stats: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     fim: FimFormat | None = None
+    config: TaskConfig | None = None  # the settings the examples were built with (data-dependent ones resolved)
 
     def __len__(self) -> int:
         return len(self.splits.get("train", []))
@@ -103,6 +104,11 @@ class Task(ABC):
         """Add what the task needs to the tokenizer (caller resizes embeddings when it grows)."""
         return None
 
+    def resolve(self, config: TaskConfig, raw: dict[str, list[tuple[str, Any]]], tokenizer: Any,
+                is_seq2seq: bool) -> TaskConfig:
+        """``config`` with the settings left to the data filled in (recorded in the artifact)."""
+        return config
+
     @abstractmethod
     def read(self, dataset_dir: Path) -> dict[str, list[tuple[str, Any]]]:
         """Raw records per split, each with the key that groups it by file."""
@@ -132,15 +138,31 @@ class TestsTask(Task):
 
     def encode(self, records: list[PairRecord], tokenizer: Any, *, is_seq2seq: bool, config: TaskConfig,
                fim: FimFormat | None, split: str) -> tuple[list[dict[str, list[int]]], dict[str, int]]:
-        examples, cut_prompt, cut_target = [], 0, 0
+        examples, cut_prompt, dropped = [], 0, 0
         for rec in records:
             enc = encode_test_example(tokenizer, pick_context(rec.context, config.context_level), rec.test,
                                       rec.language, is_seq2seq=is_seq2seq, max_length=config.max_length,
                                       max_target_length=config.max_target_length)
-            examples.append(enc.features)
             cut_prompt += enc.prompt_truncated
-            cut_target += enc.target_truncated
-        return examples, {"context_cut": cut_prompt, "test_cut": cut_target}
+            if enc.features is None:
+                dropped += 1
+                continue
+            examples.append(enc.features)
+        return examples, {"context_cut": cut_prompt, "test_too_long": dropped}
+
+    def resolve(self, config: TaskConfig, raw: dict[str, list[tuple[str, Any]]], tokenizer: Any,
+                is_seq2seq: bool) -> TaskConfig:
+        """Fix the test's share of the window when not given: the 90th percentile of the training tests'
+        lengths (rounded up to 32 tokens), between 64 tokens and half the window."""
+        if config.max_target_length is not None:
+            return config
+        lengths = sorted(len(target_ids(tokenizer, rec.test, is_seq2seq=is_seq2seq))
+                         for _, rec in raw.get("train", []))
+        half = max(1, config.max_length // 2)
+        if not lengths:
+            return replace(config, max_target_length=half)
+        p90 = lengths[int(0.9 * (len(lengths) - 1))]
+        return replace(config, max_target_length=max(min(64, half), min(half, -(-p90 // 32) * 32)))
 
     def collator(self, tokenizer: Any, *, is_seq2seq: bool, pad_to_multiple_of: int | None = None) -> Callable:
         from transformers import DataCollatorForSeq2Seq
@@ -289,7 +311,8 @@ def build_task_data(dataset_dir: str | Path, task: str, tokenizer: Any, *, is_se
             raw["train"], raw["valid"] = kept, held
             notes.append(f"the dataset has no validation split: held out {len(held)} training records from "
                          f"{len({k for k, _ in held})} file(s) for early stopping")
-    data = TaskData(task=task, splits={}, fim=fim)
+    config = spec.resolve(config, raw, tokenizer, is_seq2seq)
+    data = TaskData(task=task, splits={}, fim=fim, config=config)
     stats: dict[str, Any] = {"prompt_version": PROMPT_VERSION}
     for split in splits:
         records = [r for _, r in raw.get(split, [])]
@@ -298,10 +321,16 @@ def build_task_data(dataset_dir: str | Path, task: str, tokenizer: Any, *, is_se
         data.splits[split] = examples
         stats[split] = {"records": len(records), "examples": len(examples), **counts}
     data.stats = stats
+    long_tests = stats.get("train", {}).get("test_too_long", 0)
+    if long_tests:
+        notes.append(f"{long_tests} training test(s) longer than {config.max_target_length} tokens were left out "
+                     "(a test cut to fit would teach the model never to stop; raise --max-length to keep them)")
     data.notes = notes
     found = len(data.splits.get("train", []))
     if "train" in splits and found < max(1, minimum):
-        raise DataError(f"too little data to train on in {folder}: found {found} training {spec.unit}, "
+        left_out = f" ({long_tests} more were longer than the test's share of the window)" if long_tests else ""
+        raise DataError(f"too little data to train on in {folder}: found {found} training {spec.unit}{left_out}, "
                         f"at least {max(1, minimum)} are needed",
-                        hint="mine a larger repository (more tests / files), or try the other --task")
+                        hint="raise --max-length" if long_tests else
+                        "mine a larger repository (more tests / files), or try the other --task")
     return data

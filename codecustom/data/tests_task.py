@@ -11,9 +11,11 @@ syntax, the focal context, and a marker line after which the model writes the te
 
 Causal models see ``prompt + test + eos`` with the loss on the test tokens only; seq2seq models get
 the prompt as encoder input and ``test + eos`` as the decoder target. The prompt is always tokenized
-on its own (``tokenizer(prompt)``, the tokenizer's usual special tokens included) so what the model
-sees at generation time is exactly what it saw in training. :func:`fit_test_prompt` is the one way to
-shorten a context that does not fit, used by both sides.
+on its own (``tokenizer(prompt)``, the tokenizer's usual special tokens included) and fitted to a fixed
+share of the window (:class:`TestBudget`), so what the model sees at generation time is exactly what it
+saw in training. :func:`fit_test_prompt` is the one way to shorten a context that does not fit, used by
+both sides. A test too long for its share is left out of training rather than cut: a model trained on
+tests without their end learns never to stop.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import Any
 from codecustom.mining.records import CONTEXT_LEVELS
 
 # Bump when the prompt text changes: artifacts record it so a mismatch can be detected.
-PROMPT_VERSION = 1
+PROMPT_VERSION = 2  # 2: the prompt's share of the window is fixed (TestBudget), not left over by the test
 DEFAULT_CONTEXT_LEVEL = "fm_fc_c_m"
 IGNORE_INDEX = -100
 
@@ -102,47 +104,76 @@ def fit_test_prompt(tokenizer: Any, context: str, language: str, max_tokens: int
     return build_test_prompt(text, language)
 
 
+@dataclass(frozen=True)
+class TestBudget:
+    """How one tests-task sequence of ``max_length`` tokens is shared: the prompt gets at most ``prompt``
+    tokens, the test (with its end-of-sequence token) at most ``target``.
+
+    The split is fixed, never decided by the length of the test at hand, so the prompt a model is trained
+    on is exactly the prompt it gets at generation time, when the test is not known yet
+    (:meth:`codecustom.inference.TestGenEngine.for_model` reads it from the artifact's task settings).
+    """
+
+    __test__ = False  # not a pytest test class
+
+    prompt: int
+    target: int
+
+    @classmethod
+    def of(cls, max_length: int, max_target_length: int | None = None, *, is_seq2seq: bool = False) -> TestBudget:
+        """The budget for a window of ``max_length`` (target default: half of it)."""
+        target = max_target_length or max(1, max_length // 2)
+        if is_seq2seq:  # encoder input and decoder target are separate sequences
+            return cls(prompt=max_length, target=target)
+        target = max(1, min(target, max_length - MIN_PROMPT_TOKENS))
+        return cls(prompt=max_length - target, target=target)
+
+
+MIN_PROMPT_TOKENS = 16  # the header, the marker and a line of context
+
+
 @dataclass
 class EncodedTest:
-    """One tokenized example: model inputs and whether anything was cut to fit."""
+    """One tokenized example and what had to be done to make it fit.
 
-    features: dict[str, list[int]]
+    ``features`` is None when the test is longer than the budget and ``long_target="drop"``: a model
+    must never be trained to continue past the end of a test whose end it never saw.
+    """
+
+    features: dict[str, list[int]] | None
     prompt_truncated: bool
-    target_truncated: bool
+    target_truncated: bool  # the test did not fit its budget (dropped, or cut with long_target="cut")
+
+
+def target_ids(tokenizer: Any, test: str, *, is_seq2seq: bool) -> list[int]:
+    """The token ids a model is trained to produce for ``test``: the test, then the end-of-sequence token."""
+    eos = tokenizer.eos_token_id
+    ids = tokenizer(test, add_special_tokens=is_seq2seq)["input_ids"]
+    return ids if ids and ids[-1] == eos else ids + [eos]
 
 
 def encode_test_example(tokenizer: Any, context: str, test: str, language: str, *, is_seq2seq: bool,
-                        max_length: int, max_target_length: int | None = None) -> EncodedTest:
-    """Tokenize one (context, test) pair for training or loss evaluation.
+                        max_length: int, max_target_length: int | None = None,
+                        long_target: str = "drop") -> EncodedTest:
+    """Tokenize one (context, test) pair for training or loss evaluation, within :class:`TestBudget`.
 
-    Causal: ``input_ids = prompt + test + eos`` (at most ``max_length``), ``labels`` = -100 on the prompt.
-    Seq2seq: ``input_ids`` = prompt (at most ``max_length``), ``labels`` = test + eos (at most
-    ``max_target_length``, default ``max_length``). A test longer than its budget is cut (its eos lost).
+    Causal: ``input_ids = prompt + test + eos``, ``labels`` = -100 on the prompt. Seq2seq: ``input_ids``
+    = prompt, ``labels`` = test + eos. The prompt is fitted to the budget's prompt share whatever the
+    test's length. A test over the target share is dropped (``long_target="drop"``, for training) or cut,
+    losing its end (``"cut"``, for scoring a reference that must not be skipped).
     """
-    eos = tokenizer.eos_token_id
+    budget = TestBudget.of(max_length, max_target_length, is_seq2seq=is_seq2seq)
+    target = target_ids(tokenizer, test, is_seq2seq=is_seq2seq)
+    too_long = len(target) > budget.target
+    prompt = fit_test_prompt(tokenizer, context, language, budget.prompt)
+    cut_prompt = prompt != build_test_prompt(context, language)
+    if too_long and long_target == "drop":
+        return EncodedTest(None, cut_prompt, True)
+    target = target[:budget.target]
+    prompt_ids = tokenizer(prompt)["input_ids"][:budget.prompt]
     if is_seq2seq:
-        target_cap = max_target_length or max_length
-        target = tokenizer(test, add_special_tokens=True)["input_ids"]
-        if not target or target[-1] != eos:
-            target = target + [eos]
-        target_cut = len(target) > target_cap
-        target = target[:target_cap]
-        prompt = fit_test_prompt(tokenizer, context, language, max_length)
-        ids = tokenizer(prompt)["input_ids"][:max_length]
-        return EncodedTest({"input_ids": ids, "attention_mask": [1] * len(ids), "labels": target},
-                           prompt != build_test_prompt(context, language), target_cut)
-    target = tokenizer(test, add_special_tokens=False)["input_ids"] + [eos]
-    target_cap = max_target_length or max(1, max_length // 2)
-    prompt_room = max_length - min(len(target), target_cap)
-    full_prompt = build_test_prompt(context, language)
-    prompt = fit_test_prompt(tokenizer, context, language, prompt_room)
-    prompt_ids = tokenizer(prompt)["input_ids"]
-    if len(prompt_ids) >= max_length:
-        raise ValueError(f"max_length {max_length} leaves no room for the test after the prompt header")
-    room = max_length - len(prompt_ids)  # the prompt may be shorter than its room: give the rest to the test
-    target_cut = len(target) > room
-    target = target[: max(room, 0)]
+        return EncodedTest({"input_ids": prompt_ids, "attention_mask": [1] * len(prompt_ids), "labels": target},
+                           cut_prompt, too_long)
     ids = prompt_ids + target
     return EncodedTest({"input_ids": ids, "attention_mask": [1] * len(ids),
-                        "labels": [IGNORE_INDEX] * len(prompt_ids) + target},
-                       prompt != full_prompt, target_cut)
+                        "labels": [IGNORE_INDEX] * len(prompt_ids) + target}, cut_prompt, too_long)

@@ -16,6 +16,7 @@ from codecustom.console import Console
 from codecustom.evaluation.evaluate import EvalConfig, Evaluation, evaluate_model, resolve_repo, write_evaluation
 from codecustom.evaluation.execution import Workspace
 from codecustom.evaluation.report import ReportMeta, ReportRow, cost_from_manifest, write_report
+from codecustom.evaluation.report.samples import pick_samples
 
 # column key in the compare table -> (title, where in an evaluation summary)
 QUALITY_COLUMNS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -131,5 +132,6 @@ def write_compare_report(comparison: Any, provider: QualityProvider | None, out_
     elif provider.exec_note:
         notes.append(f"generated tests not executed: {provider.exec_note}")
     meta = ReportMeta(title=f"codecustom compare: {comparison.project}", facts=facts,
-                      commands=[command] if command else [], sandbox=sandbox or [], notes=notes)
+                      commands=[command] if command else [], sandbox=sandbox or [], notes=notes,
+                      samples=pick_samples(evaluations))
     return write_report(report_rows(comparison.rows, evaluations), out_dir, meta)

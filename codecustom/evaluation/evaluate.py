@@ -44,7 +44,7 @@ class EvalConfig:
     timeout: float = 60.0  # per test run
     python: str | None = None  # interpreter for Python repos (needs pytest + coverage)
     pytest_plugins: bool = True
-    max_new_tokens: int = 256
+    max_new_tokens: int | None = None  # default: the model's own test budget (TestGenEngine.for_model)
     batch_size: int = 8
     seed: int = 0
 
@@ -182,8 +182,7 @@ def evaluate_model(loaded: Any | None, dataset: Path, *, name: str = "model", co
         else:
             from codecustom.inference import TestGenEngine
 
-            engine = TestGenEngine(backend, max_new_tokens=test_token_budget(loaded, config.max_new_tokens),
-                                   seed=config.seed)
+            engine = TestGenEngine.for_model(loaded, backend, max_new_tokens=config.max_new_tokens, seed=config.seed)
             with console.progress(total=len(examples), desc=f"{name}: generating tests", unit="test") as bar:
                 generate_tests(engine, examples, samples=config.samples, temperature=config.temperature,
                                batch=config.batch_size, progress=bar.update)
@@ -231,14 +230,6 @@ def evaluate_model(loaded: Any | None, dataset: Path, *, name: str = "model", co
             summary["completion"] = {"n": 0, "note": f"no parseable held-out files in split '{config.split}'"}
     summary["seconds"] = round(time.monotonic() - started, 2)
     return Evaluation(summary=summary, tests=examples, completions=cases)
-
-
-def test_token_budget(loaded: Any, wanted: int) -> int:
-    """Tokens for one generated test: ``wanted``, but at most half the model's positions (the rest: prompt)."""
-    from codecustom.inference.backends.in_process import model_max_positions
-
-    positions = model_max_positions(loaded.model, loaded.tokenizer)
-    return wanted if positions is None else max(16, min(wanted, positions // 2))
 
 
 def write_evaluation(evaluation: Evaluation, out_dir: Path) -> Path:

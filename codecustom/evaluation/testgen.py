@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections import defaultdict
@@ -13,7 +14,8 @@ from typing import Any
 from codecustom.evaluation.codebleu import codebleu
 from codecustom.evaluation.execution import LadderOutcome, TestTarget, Workspace, get_ladder
 from codecustom.evaluation.languages import LANGUAGES
-from codecustom.evaluation.metrics import bleu, edit_similarity, exact_match, mean_pass_at_k
+from codecustom.evaluation.metrics import (bleu, edit_similarity, exact_match, mean_pass_at_k, shape_metrics,
+                                           stop_breakdown)
 from codecustom.evaluation.syntax import is_valid_snippet
 from codecustom.mining.records import MethodRecord, PairRecord, read_jsonl
 
@@ -36,6 +38,7 @@ class TestGenExample:
         return {
             "test_id": self.pair.test_id, "focal_id": self.pair.focal_id, "language": self.pair.language,
             "reference": self.pair.test, "samples": self.samples, "perplexity": self.perplexity,
+            "stop_reasons": [getattr(s, "stop_reason", None) for s in self.samples],
             "exact_match": [exact_match(s, self.pair.test) for s in self.samples],
             "syntax_valid": [is_valid_snippet(s, self.pair.language) for s in self.samples],
             "execution": [o.as_dict() if o is not None else None for o in self.outcomes],
@@ -50,10 +53,21 @@ def load_pairs(dataset: Path, split: str = "test", languages: Sequence[str] | No
              if p.split == split and p.language.lower() in wanted]
     pairs.sort(key=lambda p: p.test_id)
     if limit is not None:
-        pairs = pairs[:limit]
+        pairs = spread_over_focals(pairs)[:limit]
     focal_ids = {p.focal_id for p in pairs}
     methods = {m.id: m for m in read_jsonl(dataset / "methods.jsonl", MethodRecord) if m.id in focal_ids}
     return pairs, methods
+
+
+def spread_over_focals(pairs: Sequence[PairRecord]) -> list[PairRecord]:
+    """``pairs`` reordered so that any first N cover as many focal methods as they can: the first test of
+    every focal method (focal methods in a stable hash order), then every second test, and so on."""
+    groups: dict[str, list[PairRecord]] = defaultdict(list)
+    for p in pairs:
+        groups[p.focal_id].append(p)
+    order = sorted(groups, key=lambda f: (hashlib.sha256(f.encode("utf-8", "surrogatepass")).hexdigest(), f))
+    depth = max((len(g) for g in groups.values()), default=0)
+    return [groups[f][i] for i in range(depth) for f in order if i < len(groups[f])]
 
 
 def _rate(flags: Sequence[bool]) -> float | None:
@@ -84,6 +98,10 @@ def text_metrics(examples: Sequence[TestGenExample]) -> dict[str, Any]:
     out["edit_similarity"] = sum(edit_similarity(s, p.test) for s, p in all_samples) / len(all_samples) \
         if all_samples else None
     out["syntax_valid"] = _rate([is_valid_snippet(s, p.language) for s, p in all_samples])
+    out["shape"] = shape_metrics([s for s, _ in all_samples], [p.test for _, p in all_samples])
+    reasons = [r for r in (getattr(s, "stop_reason", None) for s, _ in all_samples) if r]
+    if reasons:
+        out["stopped_by"] = stop_breakdown(reasons)
     return out
 
 

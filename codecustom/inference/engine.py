@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from codecustom.inference.gating import CursorContext, analyze
 from codecustom.inference.languages import LanguageSpec, get_language
-from codecustom.inference.params import Backend, GenerationParams
+from codecustom.inference.params import STOP_EOS, STOP_LENGTH, Backend, Generation, GenerationParams
+from codecustom.inference.repair import close_cut_test
 from codecustom.inference.postfilter import FILTERS, PostFilter, block_stop_rule, postprocess
 from codecustom.inference.prompting import build_fim_prompt, fim_format, is_tokenizer, token_counter
-from codecustom.inference.stopping import DefinitionEnd
+from codecustom.inference.stopping import AnyOf, DefinitionEnd, RepetitionLoop, StopRule, TestEnd
 
 
 @dataclass
@@ -108,6 +109,9 @@ def _with_multiline(ctx: CursorContext, multiline: bool, prefix: str) -> CursorC
     return replace(ctx, multiline=multiline, should_complete=True, block_indent=block_indent)
 
 
+DEFAULT_TEST_TOKENS = 256  # longest generated test for a base model (an artifact's own budget otherwise)
+
+
 class TestGenEngine:
     """Unit-test generation from a focal context, in the prompt format customization trained with.
 
@@ -119,8 +123,10 @@ class TestGenEngine:
     __test__ = False  # not a pytest test class
 
     def __init__(self, backend: Backend, *, tokenizer: Any = None, max_prompt_tokens: int | None = None,
-                 max_new_tokens: int = 256, top_p: float = 0.95, seed: int | None = 0) -> None:
+                 max_new_tokens: int = 256, top_p: float = 0.95, seed: int | None = 0,
+                 stop_rule: Callable[[str], StopRule] | None = None) -> None:
         self.backend = backend
+        self.stop_rule = stop_rule or test_stop_rule  # language -> where a generated test ends
         self.tokenizer = tokenizer if tokenizer is not None else getattr(backend, "tokenizer", None)
         self.max_new_tokens = max_new_tokens
         self.top_p = top_p
@@ -134,6 +140,33 @@ class TestGenEngine:
                 seq2seq = bool(getattr(backend, "is_seq2seq", False))
                 self.max_prompt_tokens = positions if seq2seq else max(16, positions - max_new_tokens)
 
+    @classmethod
+    def for_model(cls, loaded: Any, backend: Backend | None = None, *, max_new_tokens: int | None = None,
+                  **kwargs: Any) -> TestGenEngine:
+        """The engine for a loaded base or artifact, with the prompt budget it was trained with.
+
+        A customized model gets exactly the prompt share and test length of its training
+        (``TestBudget`` of its recorded task settings); a base model gets the rest of its positions after
+        ``max_new_tokens`` (default 256) for the prompt. ``max_new_tokens`` never exceeds half the positions.
+        """
+        from codecustom.data.tests_task import TestBudget
+        from codecustom.inference.backends.in_process import InProcessBackend, model_max_positions
+
+        backend = backend if backend is not None else InProcessBackend(loaded)
+        saved = ((getattr(loaded, "extra", None) or {}).get("manifest") or {}).get("task_config") or {}
+        positions = model_max_positions(loaded.model, loaded.tokenizer)
+        prompt_tokens = None
+        if saved.get("max_length"):
+            budget = TestBudget.of(int(saved["max_length"]), saved.get("max_target_length"),
+                                   is_seq2seq=bool(loaded.is_seq2seq))
+            prompt_tokens, wanted = budget.prompt, max_new_tokens or budget.target
+        else:
+            wanted = max_new_tokens or DEFAULT_TEST_TOKENS
+        if positions is not None:
+            wanted = max(16, min(wanted, positions // 2))
+        return cls(backend, tokenizer=loaded.tokenizer, max_prompt_tokens=prompt_tokens, max_new_tokens=wanted,
+                   **kwargs)
+
     def prompt(self, context: str, language: str) -> str:
         """The prompt for ``context`` exactly as customization formatted it (shortened to fit if needed)."""
         from codecustom.data.tests_task import build_test_prompt, fit_test_prompt
@@ -141,6 +174,12 @@ class TestGenEngine:
         if self.tokenizer is not None and self.max_prompt_tokens:
             return fit_test_prompt(self.tokenizer, context, language, self.max_prompt_tokens)
         return build_test_prompt(context, language)
+
+    def prompt_ids(self, context: str, language: str) -> list[int]:
+        """The token ids the model is fed for ``context`` (the prompt with the tokenizer's usual special tokens)."""
+        if self.tokenizer is None:
+            raise ValueError("prompt_ids needs a tokenizer")
+        return self.tokenizer(self.prompt(context, language))["input_ids"]
 
     def generate(self, context: str, *, language: str, n: int = 1, temperature: float = 0.0,
                  cancel: threading.Event | None = None) -> list[str]:
@@ -150,19 +189,34 @@ class TestGenEngine:
     def generate_batch(self, contexts: Sequence[str], *, language: str, n: int = 1, temperature: float = 0.0,
                        cancel: threading.Event | None = None) -> list[list[str]]:
         """``n`` candidates for each context, decoded in batches (what ``evaluate`` uses)."""
-        spec = get_language(language)
         prompts = [self.prompt(c, language) for c in contexts]
         params = GenerationParams(max_new_tokens=self.max_new_tokens, temperature=temperature,
                                   top_p=self.top_p if temperature > 0 else 1.0, num_samples=n, seed=self.seed,
-                                  stop_rule=DefinitionEnd(spec.blocks, spec.line_comment))
+                                  stop_rule=self.stop_rule(language), loop_guard=True)
         outputs = self.backend.generate(prompts, params, cancel)
-        return [[_clean_test(t) for t in samples] for samples in outputs]
+        spec = get_language(language)
+        return [[_clean_test(t, spec) for t in samples] for samples in outputs]
 
 
-def _clean_test(text: str) -> str:
+def test_stop_rule(language: str) -> AnyOf:
+    """Where a generated test ends: its definition closes (tree-sitter), or decoding fell into a loop."""
+    spec = get_language(language)
+    fallback = DefinitionEnd(spec.blocks, spec.line_comment)
+    return AnyOf((TestEnd(spec.parser(), spec.definition_nodes, fallback), RepetitionLoop()))
+
+
+def _clean_test(text: str, spec: LanguageSpec) -> Generation:
+    """Trailing spaces and blank edge lines off; a test cut by a loop or the token limit ends where code can."""
+    reason = getattr(text, "stop_reason", STOP_EOS)
     lines = [ln.rstrip() for ln in text.split("\n")]
     while lines and not lines[-1]:
         lines.pop()
     while lines and not lines[0]:
         lines.pop(0)
-    return "\n".join(lines)
+    code = "\n".join(lines)
+    if reason in CUT_REASONS:
+        code = close_cut_test(code, spec)
+    return Generation(code, reason)
+
+
+CUT_REASONS = (STOP_LENGTH, RepetitionLoop.reason)  # decoding was stopped before the test was over

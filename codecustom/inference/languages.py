@@ -25,6 +25,8 @@ class LanguageSpec:
     grammar: tuple[str, str] | None = None  # (python module, function returning the language pointer)
     block_nodes: frozenset[str] = field(default_factory=frozenset)  # tree-sitter node types of blocks
     skip_nodes: frozenset[str] = field(default_factory=frozenset)  # children that do not make a block non-empty
+    # top-level nodes a generated test is (the test-generation stop rule ends where the first one closes)
+    definition_nodes: frozenset[str] = field(default_factory=frozenset)
     extensions: tuple[str, ...] = ()
     aliases: tuple[str, ...] = ()
 
@@ -71,6 +73,7 @@ register(LanguageSpec(
     stop=("\ndef ", "\nclass ", "\nif __name__", "\n@", "\nimport ", "\nfrom ", "\n#"),
     grammar=("tree_sitter_python", "language"),
     block_nodes=frozenset({"block", "module"}), skip_nodes=_COMMENTS | {"pass_statement"},
+    definition_nodes=frozenset({"function_definition", "decorated_definition", "class_definition"}),
     extensions=(".py", ".pyi"), aliases=("py", "python3"),
 ))
 register(LanguageSpec(
@@ -80,6 +83,7 @@ register(LanguageSpec(
     block_nodes=frozenset({"block", "class_body", "constructor_body", "interface_body", "enum_body",
                            "switch_block", "lambda_body"}),
     skip_nodes=_COMMENTS | {"{", "}"}, extensions=(".java",),
+    definition_nodes=frozenset({"method_declaration", "constructor_declaration", "class_declaration"}),
 ))
 register(LanguageSpec(
     name="javascript", blocks="brace", block_opener="{", line_comment="//",

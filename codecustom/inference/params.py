@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from typing import Protocol, runtime_checkable
 
 from codecustom.errors import UsageError
-from codecustom.inference.stopping import StopRule
+from codecustom.inference.stopping import StopRule, explain_stop
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,8 @@ class GenerationParams:
     add_special_tokens: bool = True
     # re-choose the prompt's last token (codecustom.inference.healing); backends that cannot ignore it
     token_healing: bool = False
+    # forbid a further copy of a span repeated within a line (codecustom.inference.loopguard); in-process only
+    loop_guard: bool = False
     stop_rule: StopRule | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
@@ -56,24 +58,63 @@ class GenerationParams:
         """A copy with some fields changed."""
         return replace(self, **changes)
 
-    def cut(self, text: str) -> tuple[str, bool]:
-        """``text`` cut at the earliest stop string or stop-rule position; second item: whether it was cut."""
-        end = earliest_stop(text, self.stop, self.stop_rule)
-        return (text, False) if end is None else (text[:end], True)
+    def cut(self, text: str) -> tuple[str, str | None]:
+        """``text`` cut at the earliest stop string or stop-rule position, and why it was cut (None: not cut)."""
+        found = first_stop(text, self.stop, self.stop_rule)
+        return (text, None) if found is None else (text[:found[0]], found[1])
+
+    def finish(self, text: str, *, eos: bool, tokens: int) -> Generation:
+        """The returned continuation: ``text`` cut by the stop rules, with why decoding ended.
+
+        ``eos``: the model emitted an end-of-sequence token; ``tokens``: how many new tokens it produced.
+        """
+        kept, reason = self.cut(text)
+        if reason is None:
+            reason = STOP_EOS if eos or tokens < self.max_new_tokens else STOP_LENGTH
+        return Generation(kept, reason)
+
+
+# Why a continuation ended (``Generation.stop_reason``); stop rules name their own (``StopRule.reason``).
+STOP_EOS = "eos"
+STOP_LENGTH = "length"
+STOP_STRING = "stop string"
+STOP_CANCELLED = "cancelled"
+
+
+class Generation(str):
+    """A continuation (the text itself) that also says why decoding ended: ``stop_reason`` is ``"eos"``,
+    ``"length"`` (token limit), ``"stop string"``, ``"cancelled"`` or the ``reason`` of the stop rule that
+    cut it (e.g. ``"end of test"``, ``"loop"``). A ``str`` so callers that only want text need no change."""
+
+    stop_reason: str
+
+    def __new__(cls, text: str, stop_reason: str = STOP_EOS) -> Generation:
+        obj = super().__new__(cls, text)
+        obj.stop_reason = stop_reason
+        return obj
+
+    def __reduce__(self) -> tuple:
+        return Generation, (str(self), self.stop_reason)
+
+
+def first_stop(text: str, stop: Sequence[str], rule: StopRule | None) -> tuple[int, str] | None:
+    """(index where ``text`` should end, why) according to ``stop`` strings and ``rule``; None: not yet."""
+    best: tuple[int, str] | None = None
+    for s in stop:
+        i = text.find(s)
+        if i >= 0 and (best is None or i < best[0]):
+            best = (i, STOP_STRING)
+    if rule is not None:
+        found = explain_stop(rule, text)
+        if found is not None and (best is None or found[0] < best[0]):
+            best = found
+    return best
 
 
 def earliest_stop(text: str, stop: Sequence[str], rule: StopRule | None) -> int | None:
     """Index where ``text`` should end according to ``stop`` strings and ``rule`` (None: not yet)."""
-    best: int | None = None
-    for s in stop:
-        i = text.find(s)
-        if i >= 0 and (best is None or i < best):
-            best = i
-    if rule is not None:
-        i = rule(text)
-        if i is not None and (best is None or i < best):
-            best = i
-    return best
+    found = first_stop(text, stop, rule)
+    return None if found is None else found[0]
 
 
 @runtime_checkable
@@ -81,6 +122,6 @@ class Backend(Protocol):
     """Something that turns prompts into ``num_samples`` continuations each."""
 
     def generate(self, prompts: list[str], params: GenerationParams,
-                 cancel: threading.Event | None = None) -> list[list[str]]:
+                 cancel: threading.Event | None = None) -> list[list[Generation]]:
         """One list of ``params.num_samples`` continuations per prompt (empty strings if cancelled)."""
         ...

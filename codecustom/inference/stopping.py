@@ -10,8 +10,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 StopRule = Callable[[str], "int | None"]
+# A rule may say why it cut (``reason``); that becomes the continuation's ``stop_reason``.
+DEFAULT_RULE_REASON = "stop rule"
 
 _LEADING_WS = re.compile(r"[ \t]*")
 
@@ -26,6 +29,8 @@ def indent_width(line: str, tab_size: int = 4) -> int:
 class FirstNewline:
     """Single-line completions: stop at the first newline (after some text, or at once if it leads)."""
 
+    reason = "end of line"
+
     def __call__(self, text: str) -> int | None:
         i = text.find("\n")
         return None if i < 0 else i
@@ -36,6 +41,7 @@ class StopStrings:
     """Stop at the earliest of a set of strings."""
 
     strings: tuple[str, ...]
+    reason = "stop string"
 
     def __call__(self, text: str) -> int | None:
         hits = [i for i in (text.find(s) for s in self.strings if s) if i >= 0]
@@ -53,6 +59,7 @@ class IndentBlockEnd:
 
     base: int
     tab_size: int = 4
+    reason = "end of block"
 
     def __call__(self, text: str) -> int | None:
         pos = text.find("\n")
@@ -78,6 +85,7 @@ class BraceBlockEnd:
     """
 
     comment: str = "//"
+    reason = "end of block"
 
     def __call__(self, text: str) -> int | None:
         depth = 0
@@ -124,6 +132,7 @@ class DefinitionEnd:
     blocks: str
     comment: str = "#"
     tab_size: int = 4
+    reason = "end of test"
 
     def __call__(self, text: str) -> int | None:
         return self._indent(text) if self.blocks == "indent" else self._brace(text) if self.blocks == "brace" else None
@@ -183,14 +192,113 @@ _CONTINUATIONS = ("else", "elif", "except", "finally", ")", "]", "}")
 
 
 @dataclass(frozen=True)
+class TestEnd:
+    """Test generation: stop where the first top-level definition (the test) closes, as tree-sitter sees it.
+
+    Brace languages: the definition is over once it parses with no ERROR/MISSING node (its closing brace
+    came). Indentation languages: once a statement that is not a comment starts on a later line at the top
+    level (the body dedented). Strings and comments holding braces or dedented lines do not fool it. Text
+    whose first line is indented, or a language without a grammar, falls back to ``DefinitionEnd``.
+    """
+
+    __test__ = False  # not a pytest test class
+
+    parser: Any
+    definitions: frozenset[str]
+    fallback: DefinitionEnd
+    reason = "end of test"
+
+    def __call__(self, text: str) -> int | None:
+        first = next((line for line in text.split("\n") if line.strip()), "")
+        if self.parser is None or first[:1] in (" ", "\t"):
+            return self.fallback(text)
+        data = text.encode("utf-8", errors="surrogatepass")
+        nodes = [n for n in self.parser.parse(data).root_node.named_children if "comment" not in n.type]
+        for i, node in enumerate(nodes):
+            if node.type not in self.definitions:
+                continue
+            if self.fallback.blocks == "brace":
+                closed = not node.has_error and data[:node.end_byte].rstrip().endswith(b"}")
+            else:
+                closed = any(later.start_point[0] > node.end_point[0] for later in nodes[i + 1:])
+            return len(data[:node.end_byte].decode("utf-8", errors="ignore")) if closed else None
+        return None
+
+
+@dataclass(frozen=True)
+class RepetitionLoop:
+    """Degenerate decoding: the same line(s) again and again, or a short piece repeated inside a line.
+
+    A block of 1–6 lines repeated in a row (a single line 4 times, longer blocks 3 times; blank lines
+    ignored) is cut before its second copy. A piece of 2–40 characters (not all one character) repeated at
+    least 5 times in a row over 48+ characters of one line cuts at the start of that line.
+    """
+
+    max_block: int = 6
+    reason = "loop"
+
+    def __call__(self, text: str) -> int | None:
+        lines: list[tuple[int, str]] = []  # (offset, stripped) of non-blank lines
+        offset = 0
+        for raw in text.split("\n"):
+            if raw.strip():
+                if _inline_loop(raw):
+                    return offset
+                lines.append((offset, raw.strip()))
+            offset += len(raw) + 1
+        unfinished = text.rsplit("\n", 1)[-1]
+        if unfinished.strip() and lines and lines[-1][0] == len(text) - len(unfinished):
+            lines.pop()  # the unfinished last line is not compared yet
+        keys = [k for _, k in lines]
+        for start in range(len(keys)):
+            for size in range(1, self.max_block + 1):
+                need = 4 if size == 1 else 3
+                if start + need * size > len(keys):
+                    break
+                unit = keys[start:start + size]
+                if all(keys[start + c * size:start + (c + 1) * size] == unit for c in range(1, need)):
+                    return lines[start + size][0]
+        return None
+
+
+_INLINE_LOOP = re.compile(r"(.{2,40}?)\1{4,}")
+
+
+def _inline_loop(line: str) -> bool:
+    for match in _INLINE_LOOP.finditer(line):
+        unit = match.group(1)
+        if len(set(unit)) >= 2 and len(match.group(0)) >= 48:
+            return True
+    return False
+
+
+@dataclass(frozen=True)
 class AnyOf:
     """The earliest cut of several rules."""
 
     rules: tuple[StopRule, ...]
 
     def __call__(self, text: str) -> int | None:
-        cuts = [c for c in (r(text) for r in self.rules) if c is not None]
-        return min(cuts) if cuts else None
+        found = self.explain(text)
+        return None if found is None else found[0]
+
+    def explain(self, text: str) -> tuple[int, str] | None:
+        """(earliest cut, the reason of the rule that made it), or None."""
+        best: tuple[int, str] | None = None
+        for rule in self.rules:
+            found = explain_stop(rule, text)
+            if found is not None and (best is None or found[0] < best[0]):
+                best = found
+        return best
+
+
+def explain_stop(rule: StopRule, text: str) -> tuple[int, str] | None:
+    """Where ``rule`` cuts ``text`` and why (its ``reason``), or None when it does not cut yet."""
+    explain = getattr(rule, "explain", None)
+    if explain is not None:
+        return explain(text)
+    cut = rule(text)
+    return None if cut is None else (cut, getattr(rule, "reason", DEFAULT_RULE_REASON))
 
 
 def any_of(rules: Sequence[StopRule | None]) -> StopRule | None:

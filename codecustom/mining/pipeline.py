@@ -146,6 +146,7 @@ class Miner:
         self.opt = options
         self.console = console
         self.filters: Counter[str] = Counter()
+        self.split_rule: str | None = None  # set when the split rule had to fall back (see splits.py)
         self.counts: Counter[str] = Counter()
         self.examples: dict[str, list[str]] = {}
         self.index = CodeIndex()
@@ -473,7 +474,7 @@ class Miner:
         manifest = Manifest(
             repo=manifest_base["repo"], revision=manifest_base["revision"], tool_version=__version__,
             schema_version=SCHEMA_VERSION, languages=list(self.opt.languages), counts=dict(sorted(self.counts.items())),
-            filters=dict(sorted(self.filters.items())), split_rule=self.opt.split,
+            filters=dict(sorted(self.filters.items())), split_rule=self.split_rule or self.opt.split,
             split_sizes={k: dict(sorted(v.items())) for k, v in split_sizes.items()},
             extra={
                 "project": manifest_base.get("project"),
@@ -592,7 +593,16 @@ class Miner:
 
             for m in mappings:
                 pair_split[id(m)] = file_split(m.focal.path)
-            return pair_split, (lambda ref: file_split(ref.path)), file_split
+            if not splits.too_few_held_out(pair_split.values()):
+                return pair_split, (lambda ref: file_split(ref.path)), file_split
+            focal_split = splits.by_focal((m.focal.id, f"{m.focal.path}::{m.focal.cls.qualname}" if m.focal.cls else None)
+                                          for m in mappings)
+            method_of_pair: dict[int, str] = {}
+            for m in mappings:
+                pair_split[id(m)] = focal_split[m.focal.id]
+                method_of_pair[m.focal.ordinal] = method_of_pair[m.test.method.ordinal] = focal_split[m.focal.id]
+            self.split_rule = "file+focal"
+            return pair_split, (lambda ref: method_of_pair.get(ref.ordinal) or file_split(ref.path)), file_split
 
         # time split
         if source is None or not hasattr(source, "repo"):

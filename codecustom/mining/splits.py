@@ -6,6 +6,11 @@ them are always in one split. Groups with pairs are filled into test/valid in a 
 hash order until each holds ~10% of the pairs (a group larger than 1.5× that share stays in train);
 groups without pairs are assigned by a hash of their path (80/10/10), which keeps them stable.
 
+When that leaves a repository with enough pairs without a test split (its tests live in a few large
+files), pairs are split inside files instead: the tests of a class's methods together, a function
+outside classes on its own (``by_focal``); a focal method is still never on both sides, and the
+manifest's split rule says ``file+focal``.
+
 ``time``: pairs are grouped by focal method; a group's time is when its first test appeared in git
 history; the newest groups go to test (~10% of pairs), the next to valid, the rest to train. Methods
 outside pairs and files follow the time their file first appeared, and any file holding a held-out
@@ -57,6 +62,12 @@ def by_file(pair_files: Iterable[tuple[str, str]]) -> tuple[UnionFind, dict[str,
     for test_path, _ in pairs:
         root = uf.find(test_path)
         weights[root] = weights.get(root, 0) + 1
+    return uf, fill_by_hash(weights)
+
+
+def fill_by_hash(weights: dict[str, int]) -> dict[str, str]:
+    """Assign weighted groups to test/valid in a stable hash order until each holds ~10% of the weight
+    (a group over 1.5x that share stays in train); the rest to train."""
     total = sum(weights.values())
     assigned: dict[str, str] = {}
     filled = {"test": 0, "valid": 0}
@@ -70,7 +81,31 @@ def by_file(pair_files: Iterable[tuple[str, str]]) -> tuple[UnionFind, dict[str,
                 break
         else:
             assigned[root] = "train"
-    return uf, assigned
+    return assigned
+
+
+MIN_PAIRS_TO_HOLD_OUT = 10  # below this a repository is too small for a held-out split of its own
+
+
+def too_few_held_out(pair_splits: Iterable[str]) -> bool:
+    """True when a repository with enough pairs got (almost) no test pairs from the file split: its tests
+    live in a few large files."""
+    got = list(pair_splits)
+    return len(got) >= MIN_PAIRS_TO_HOLD_OUT and sum(s == "test" for s in got) < max(2.0, 0.05 * len(got))
+
+
+def by_focal(focals: Iterable[tuple[str, str | None]]) -> dict[str, str]:
+    """Split pairs inside files: ``(focal method id, focal class key or None)`` per pair -> split per focal id.
+
+    The tests of one class's methods stay together; a function outside any class is a group of its own.
+    Either way a focal method is never on both sides.
+    """
+    items = list(focals)
+    weights: dict[str, int] = {}
+    for focal_id, cls in items:
+        weights[cls or focal_id] = weights.get(cls or focal_id, 0) + 1
+    assigned = fill_by_hash(weights)
+    return {focal_id: assigned[cls or focal_id] for focal_id, cls in items}
 
 
 def split_of_path(path: str, uf: UnionFind, assigned: dict[str, str]) -> str:

@@ -9,7 +9,8 @@ Anything left ``None`` is filled by :func:`plan` from the number of training exa
 * evaluation (and a checkpoint) about 6 times per run, early stopping after 3 evaluations without
   improvement, the best checkpoint restored at the end;
 * learning rate: the strategy's default (full 1e-4, l-eo/l-ldb/lora 1e-3, prefix 1e-2);
-* max sequence length: 256 on CPU, 1024 on CUDA, never beyond the model's positions.
+* max sequence length: 512 on CPU, 1024 on CUDA, never beyond the model's positions (the tests task gives the
+  test a fixed share of it, see ``codecustom.data.tests_task.TestBudget``).
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ def default_epochs(n_examples: int) -> float:
 
 
 def default_max_length(device: str) -> int:
-    return 256 if device == "cpu" else 1024
+    return 512 if device == "cpu" else 1024
 
 
 def plan(config: TrainConfig, *, n_train: int, device: str, default_lr: float, bf16_supported: bool = False) -> Plan:

@@ -239,7 +239,7 @@ def run_strategy(prep: Prepared, request: CustomizeRequest, name: str, console: 
         "dataset": {"path": str(prep.dataset_dir), "manifest_hash": dataset_fingerprint(prep.dataset_dir),
                     **_dataset_identity(prep.dataset_dir), "examples": {k: len(v) for k, v in data.splits.items()},
                     "stats": data.stats, "notes": data.notes},
-        "task_config": task_cfg.to_dict(),
+        "task_config": (data.config or task_cfg).to_dict(),
         "task_format": {"prompt_version": PROMPT_VERSION,
                         "fim": data.fim.tokens if data.fim is not None else None},
         "strategy_options": request.options.to_dict(),

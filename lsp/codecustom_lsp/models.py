@@ -108,14 +108,6 @@ def load_model(choice: ModelChoice, artifact: Path | None, named: bool, *,
         return base, None
 
 
-def _test_token_budget(loaded: Any, wanted: int = 256) -> int:
-    """Tokens for one generated test: ``wanted``, but at most half the model's positions (rest: prompt)."""
-    from codecustom.inference.backends.in_process import model_max_positions
-
-    positions = model_max_positions(loaded.model, loaded.tokenizer)
-    return wanted if positions is None else max(16, min(wanted, positions // 2))
-
-
 def build_engines(choice: ModelChoice, project: str | None, progress: ProgressCallback | None = None) -> Served:
     """Load the completion model (and the test model when a separate artifact exists); build engines."""
     import torch
@@ -141,7 +133,7 @@ def build_engines(choice: ModelChoice, project: str | None, progress: ProgressCa
     backend = InProcessBackend(loaded)
     completion = CompletionEngine(backend, loaded.tokenizer)
     tests_backend = backend if tests_loaded is loaded else InProcessBackend(tests_loaded)
-    tests = TestGenEngine(tests_backend, max_new_tokens=_test_token_budget(tests_loaded))
+    tests = TestGenEngine.for_model(tests_loaded, tests_backend)
     info = {
         "model": loaded.base_id,
         "base_hash": (loaded.base_hash or "")[:12],

@@ -129,3 +129,24 @@ def test_fingerprint_follows_the_manifest(tmp_path):
     manifest["revision"] = "f" * 40
     (ds / "manifest.json").write_text(json.dumps(manifest))
     assert dataset_fingerprint(ds) != first
+
+
+def test_the_test_budget_comes_from_the_training_tests_and_longer_tests_are_left_out(tmp_path, tok):
+    from codecustom.data.tests_task import target_ids
+
+    ds = write_dataset(tmp_path / "ds")
+    pairs = list(read_jsonl(ds / "pairs.jsonl", PairRecord))
+    long_one = next(p for p in pairs if p.split == "train")
+    long_one.test = long_one.test + "".join(f"        self.assertEqual({i}, {i})\n" for i in range(60))
+    write_jsonl(ds / "pairs.jsonl", pairs)
+    data = build_task_data(ds, "tests", tok, is_seq2seq=False, config=TaskConfig(max_length=512))
+    lengths = sorted(len(target_ids(tok, p.test, is_seq2seq=False)) for p in pairs if p.split == "train")
+    budget = data.config.max_target_length
+    assert budget % 32 == 0 and 64 <= budget <= 256 and budget >= lengths[int(0.9 * (len(lengths) - 1))]
+    assert data.stats["train"]["test_too_long"] == 1 and len(data.splits["train"]) == len(lengths) - 1
+    assert any("longer than" in n for n in data.notes)
+    for ex in data.splits["train"]:  # every kept example ends with its end-of-sequence token
+        assert ex["labels"][-1] == tok.eos_token_id
+        assert sum(label != IGNORE_INDEX for label in ex["labels"]) <= budget
+    fixed = build_task_data(ds, "tests", tok, is_seq2seq=False, config=TaskConfig(max_length=512, max_target_length=96))
+    assert fixed.config.max_target_length == 96

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from codecustom.data.tests_task import (IGNORE_INDEX, build_test_prompt, encode_test_example, fit_test_prompt,
-                                        pick_context)
+from codecustom.data.tests_task import (IGNORE_INDEX, TestBudget, build_test_prompt, encode_test_example,
+                                        fit_test_prompt, pick_context)
 from tests.support.tiny import tiny_tokenizer
 
 CONTEXT = "class Calculator:\n    def add(self, a, b):\n        return a + b\n    def sub(self, a, b): ...\n"
@@ -60,9 +60,27 @@ def test_long_context_is_cut_at_line_ends_and_the_marker_survives():
     assert len(enc.features["input_ids"]) <= 160 and enc.prompt_truncated and not enc.target_truncated
 
 
-def test_long_test_is_cut_to_its_budget():
+def test_a_test_longer_than_its_share_is_dropped_for_training_and_cut_only_on_request():
     tok = tiny_tokenizer()
     long_test = TEST + "".join(f"    self.assertEqual({i}, {i})\n" for i in range(100))
     enc = encode_test_example(tok, CONTEXT, long_test, "python", is_seq2seq=False, max_length=128)
-    assert len(enc.features["input_ids"]) == 128 and enc.target_truncated
-    assert sum(label != IGNORE_INDEX for label in enc.features["labels"]) >= 64
+    assert enc.features is None and enc.target_truncated  # never trained on a test whose end was cut off
+    cut = encode_test_example(tok, CONTEXT, long_test, "python", is_seq2seq=False, max_length=128, long_target="cut")
+    assert len(cut.features["input_ids"]) <= 128 and cut.target_truncated
+    assert cut.features["labels"][-1] != tok.eos_token_id
+
+
+def test_the_prompt_share_does_not_depend_on_the_test():
+    """Generation cannot know the test's length, so training must not use it to size the prompt."""
+    tok = tiny_tokenizer()
+    context = CONTEXT + "".join(f"    def helper_{i}(self, value): ...\n" for i in range(200))
+    short = encode_test_example(tok, context, TEST, "python", is_seq2seq=False, max_length=256)
+    longer = encode_test_example(tok, context, TEST + "    assert 1\n" * 10, "python", is_seq2seq=False,
+                                 max_length=256)
+    prompt_of = [[t for t, lab in zip(e.features["input_ids"], e.features["labels"]) if lab == IGNORE_INDEX]
+                 for e in (short, longer)]
+    budget = TestBudget.of(256)
+    assert prompt_of[0] == prompt_of[1] == tok(fit_test_prompt(tok, context, "python", budget.prompt))["input_ids"]
+    assert len(prompt_of[0]) <= budget.prompt == 128
+    assert TestBudget.of(512, 96) == TestBudget(prompt=416, target=96)
+    assert TestBudget.of(512, 96, is_seq2seq=True) == TestBudget(prompt=512, target=96)

@@ -158,3 +158,26 @@ def test_comments_and_docstrings_are_ignored() -> None:
     assert codebleu([code], ["def f(a):\n    return a\n"], "python").syntax == pytest.approx(1.0)
     java = "void m() { /* block */ int x = 1; // line\n }"
     assert "block" not in strip_comments(java, "java") and "line" not in strip_comments(java, "java")
+
+
+def test_held_out_selection_covers_focal_methods_before_repeating_one():
+    from types import SimpleNamespace
+
+    from codecustom.evaluation.testgen import spread_over_focals
+
+    pairs = [SimpleNamespace(test_id=f"t{i}", focal_id="a") for i in range(5)]
+    pairs += [SimpleNamespace(test_id="u0", focal_id="b"), SimpleNamespace(test_id="v0", focal_id="c")]
+    spread = spread_over_focals(pairs)
+    assert {p.focal_id for p in spread[:3]} == {"a", "b", "c"}
+    assert sorted(p.test_id for p in spread) == sorted(p.test_id for p in pairs)
+    assert [p.test_id for p in spread if p.focal_id == "a"] == ["t0", "t1", "t2", "t3", "t4"]
+
+
+def test_shape_metrics_show_loops_and_length():
+    from codecustom.evaluation.metrics import repeated_ngram_rate, shape_metrics, stop_breakdown
+
+    loop = "def test_a():\n" + "    self.assertEqual(1, 2)\n" * 10
+    assert repeated_ngram_rate(loop) > 0.8 and repeated_ngram_rate("def test_a():\n    assert f(1) == 2") == 0.0
+    got = shape_metrics([loop], ["def test_a():\n    assert f(1) == 2"])
+    assert got["length_ratio"] > 5 and got["repeated_4gram_rate"] > 0.8
+    assert stop_breakdown(["eos", "eos", "loop", "length"]) == {"eos": 0.5, "loop": 0.25, "length": 0.25}

@@ -89,3 +89,26 @@ def test_console_table_and_cell_formats() -> None:
     assert format_value(3e11, "flops") == "3.00e+11"
     assert format_value(150, "seconds") == "2.5min"
     assert format_value(2048, "bytes") == "2.0 KiB"
+
+
+def test_samples_section_shows_reference_generations_and_why_they_ended(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from codecustom.evaluation.report.samples import pick_samples
+    from codecustom.inference.params import Generation
+
+    pair = SimpleNamespace(test_id="tests/t.py::::test_f@1", focal_id="m.py::::f@1", language="python",
+                           test="def test_f():\n    assert f(1) == 2")
+    evaluations = {
+        "base": SimpleNamespace(tests=[SimpleNamespace(pair=pair, samples=[Generation("def test_f():\n    assert f(", "length")])]),
+        "lora": SimpleNamespace(tests=[SimpleNamespace(pair=pair, samples=[Generation("def test_f():\n    assert f(1) == 2", "eos")])]),
+    }
+    samples = pick_samples(evaluations)
+    assert [g.model for g in samples[0].generated] == ["base", "lora"]
+    assert [g.syntax_ok for g in samples[0].generated] == [False, True]
+    rows = [ReportRow("base", {"tests": {"stopped_by": {"length": 1.0}}}),
+            ReportRow("lora", {"tests": {"stopped_by": {"eos": 0.75, "loop": 0.25}}})]
+    written = write_report(rows, tmp_path, ReportMeta(samples=samples))
+    md, page = written["md"].read_text(), written["html"].read_text()
+    assert "## Samples" in md and "| lora | 75% | 25% | – |" in md and "stopped by: length, does not parse" in md
+    assert "<details><summary><code>m.py::::f@1</code></summary>" in page and "assert f(1) == 2" in page

@@ -106,3 +106,40 @@ def test_generation_params_are_what_engines_send(model):
     engine.complete(*CASES["block"][:2], language="python")
     assert [p.max_new_tokens for p in seen] == [7, 33]
     assert seen[0].add_special_tokens is False and seen[1].stop  # FIM prompts as trained; block stop strings
+
+
+def test_generated_tests_say_why_they_ended(model):
+    """The memorized test ends where its function closes; a budget too small ends at the token limit."""
+    ended = TestGenEngine(InProcessBackend(model, fast=False)).generate(FOCAL, language="python")[0]
+    assert ended == EXPECTED_TEST and ended.stop_reason == "end of test"
+    short = TestGenEngine(InProcessBackend(model, fast=False), max_new_tokens=6).generate(FOCAL, language="python")[0]
+    assert short.stop_reason == "length"
+
+
+def test_a_test_cut_by_the_token_limit_is_trimmed_to_a_prefix_that_parses():
+    from codecustom.evaluation.syntax import is_valid_snippet
+    from codecustom.inference.engine import _clean_test
+    from codecustom.inference.languages import get_language
+    from codecustom.inference.params import Generation
+
+    cut = Generation("def test_a():\n    x = f(1)\n    assert x == [1, 2,", "length")
+    fixed = _clean_test(cut, get_language("python"))
+    assert fixed == "def test_a():\n    x = f(1)" and fixed.stop_reason == "length" and is_valid_snippet(fixed, "python")
+    java = Generation("@Test\npublic void t() {\n  if (x) {\n    a();\n  }\n  assertEquals(1, f(", "loop")
+    closed = _clean_test(java, get_language("java"))
+    assert is_valid_snippet(closed, "java") and closed.startswith("@Test\npublic void t() {\n  if (x) {")
+    done = Generation("def test_a():\n    assert f(", "eos")  # a test that ended on its own is left as written
+    assert _clean_test(done, get_language("python")) == "def test_a():\n    assert f("
+
+
+def test_for_model_uses_the_budget_an_artifact_was_trained_with(model):
+    from types import SimpleNamespace
+
+    from codecustom.data.tests_task import TestBudget
+
+    artifact = SimpleNamespace(model=model.model, tokenizer=model.tokenizer, is_seq2seq=False,
+                               extra={"manifest": {"task_config": {"max_length": 384, "max_target_length": 96}}})
+    engine = TestGenEngine.for_model(artifact, InProcessBackend(model))
+    assert (engine.max_prompt_tokens, engine.max_new_tokens) == (TestBudget.of(384, 96).prompt, 96) == (288, 96)
+    base = TestGenEngine.for_model(model, InProcessBackend(model))
+    assert base.max_new_tokens == 256 and base.max_prompt_tokens == 512 - 256

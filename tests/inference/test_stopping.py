@@ -78,11 +78,59 @@ def test_any_of_and_params_cut():
     assert rule("a + b\n") == 2
     assert any_of([None]) is None
     params = GenerationParams(stop=("END",), stop_rule=FirstNewline())
-    assert params.cut("abc END\nx") == ("abc ", True)
-    assert params.cut("abc") == ("abc", False)
+    assert params.cut("abc END\nx") == ("abc ", "stop string")
+    assert params.cut("ab\nc") == ("ab", "end of line")
+    assert params.cut("abc") == ("abc", None)
     assert earliest_stop("x\ny", (), None) is None
 
 
 def test_indent_width_counts_tabs():
     assert indent_width("\t\tx") == 8
     assert indent_width("  x") == 2
+
+
+def _test_end(language: str):
+    from codecustom.inference.engine import test_stop_rule
+
+    return test_stop_rule(language)
+
+
+def test_test_end_python_waits_for_a_top_level_statement_and_ignores_dedented_strings():
+    rule = _test_end("python")
+    body = 'def test_a():\n    s = """\nfoo\n"""\n    assert s\n'
+    assert rule(body) is None  # still inside the test
+    assert rule(body + "    if s:\n        pass\n") is None
+    text = body + "\n\ndef test_b():\n"
+    cut, why = rule.explain(text)
+    assert (text[:cut], why) == ('def test_a():\n    s = """\nfoo\n"""\n    assert s', "end of test")
+    assert rule(body + "# a comment at column 0\n    assert s\n") is None
+
+
+def test_test_end_java_closes_on_the_brace_outside_strings_and_comments():
+    rule = _test_end("java")
+    text = '@Test\npublic void t() {\n  String s = "}";\n  /* } */ char c = \'}\';\n  assertEquals(s, f());\n}\n\n@Test'
+    cut = rule(text)
+    assert text[:cut].endswith("assertEquals(s, f());\n}")
+    assert rule('@Test\npublic void t() {\n  String s = "}";\n') is None
+
+
+def test_test_end_falls_back_to_indentation_for_indented_text():
+    rule = _test_end("python")
+    text = "    def test_a(self):\n        assert 1\n    def test_b(self):\n"
+    assert text[: rule(text)] == "    def test_a(self):\n        assert 1"
+
+
+def test_repetition_loop_cuts_before_the_second_copy():
+    from codecustom.inference.stopping import RepetitionLoop
+
+    rule = RepetitionLoop()
+    head = "def test_c(self):\n"
+    line = "    self.assertEqual(1, 2, 3)\n"
+    assert rule(head + line * 3) is None  # three identical lines can be real code
+    assert (head + line * 6)[: rule(head + line * 6)] == head + line
+    block = "    def f(x):\n        return x + 1\n\n"
+    assert (head + block * 3)[: rule(head + block * 3)] == head + block
+    inline = "def test_cache" + "_no_cache" * 8
+    assert rule(inline) == 0  # the whole line is degenerate
+    legit = "def test_bytes():\n    x = [0, 0, 0, 0, 0]\n    y = b'\\x00\\x00\\x00\\x00'\n    print('-' * 80, '----------------------------------------------------------')\n"
+    assert rule(legit) is None

@@ -239,3 +239,27 @@ def test_help_lists_options():
     assert r.returncode == 0
     for opt in ("--rev", "--out", "--lang", "--split", "--stats", "--json", "--quiet"):
         assert opt in r.stdout
+
+
+def test_tests_in_one_big_file_still_get_a_held_out_split_by_focal(tmp_path):
+    """All tests in one file against one module: the file split can hold nothing out, so pairs are split
+    inside the files by focal method (a class's methods together), never the same focal on both sides."""
+    funcs = "".join(f"def f{i}(x):\n    return x + {i}\n\n\n" for i in range(30))
+    methods = "".join(f"    def m{i}(self):\n        return {i}\n\n" for i in range(6))
+    tests = "from pkg.mod import *\n\n\n" + "".join(
+        f"def test_f{i}():\n    assert f{i}(1) == {i + 1}\n\n\ndef test_f{i}_zero():\n    assert f{i}(0) == {i}\n\n\n"
+        for i in range(30)) + "".join(f"def test_m{i}():\n    assert Box().m{i}() == {i}\n\n\n" for i in range(6))
+    repo = make_repo(tmp_path / "r", {"pkg/__init__.py": "", "pkg/mod.py": funcs + "class Box:\n" + methods,
+                                      "tests/test_mod.py": tests})
+    out = tmp_path / "ds"
+    assert main(["mine", str(repo), "--out", str(out), "-q"]) == 0
+    pairs = list(read_jsonl(out / "pairs.jsonl", PairRecord))
+    assert len(pairs) == 66
+    assert read_manifest(out).split_rule == "file+focal"
+    held = [p for p in pairs if p.split == "test"]
+    assert 3 <= len(held) <= 11
+    focal_split: dict[str, str] = {}
+    for p in pairs:
+        assert focal_split.setdefault(p.focal_id, p.split) == p.split
+    box = {p.split for p in pairs if p.focal_class == "Box"}
+    assert len(box) == 1  # the tests of one class stay together

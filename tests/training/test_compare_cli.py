@@ -11,7 +11,7 @@ from codecustom.training.customize import CustomizeRequest
 from codecustom.training.config import TrainConfig
 from codecustom.console import Console
 
-FAST = ["--max-steps", "3", "--eval-steps", "3", "--max-length", "96"]
+FAST = ["--max-steps", "3", "--eval-steps", "3", "--max-length", "160"]
 
 
 def test_compare_all_strategies_json(arch_model, dataset, capsys):
@@ -38,7 +38,7 @@ def test_compare_table_and_extra_metric_providers(arch_model, dataset, capsys):
         return {"vocab": len(row.load().tokenizer)}
 
     request = CustomizeRequest(source=str(dataset), base=str(arch_model("gpt2")), strategies=["l-eo", "lora"],
-                               train=TrainConfig(max_steps=2, eval_steps=2), max_length=96)
+                               train=TrainConfig(max_steps=2, eval_steps=2), max_length=160)
     result = compare(request, Console(), providers=DEFAULT_PROVIDERS + [vocab_column])
     rows, headers = result.table()
     assert headers[0] == "model" and headers[-1] == "vocab" and "held-out loss" in headers

@@ -13,7 +13,7 @@ from codecustom.modeling.artifacts import load_artifact, newest_artifact
 from codecustom.training import eval_loss
 from tests.support.datasets import write_dataset
 
-FAST = ["--max-steps", "4", "--eval-steps", "2", "--max-length", "128"]
+FAST = ["--max-steps", "4", "--eval-steps", "2", "--max-length", "192"]
 
 
 def _run_json(capsys, argv):
@@ -55,7 +55,10 @@ def test_human_output_is_a_table(arch_model, dataset, capsys):
 def test_too_little_data_is_one_clear_line(arch_model, tmp_path, capsys):
     ds = write_dataset(tmp_path / "ds")
     pairs = list(read_jsonl(ds / "pairs.jsonl", PairRecord))
-    write_jsonl(ds / "pairs.jsonl", [p for p in pairs if p.split != "train"] + [p for p in pairs if p.split == "train"][:5])
+    shortest = sorted((p for p in pairs if p.split == "train"), key=lambda p: len(p.test))[:5]
+    write_jsonl(ds / "pairs.jsonl", [p for p in pairs if p.split != "train"] + shortest)
+    arch_model("llama")  # built before the run, so its progress output is not part of what is checked
+    capsys.readouterr()
     code = main(["customize", str(ds), "--base", str(arch_model("llama")), "--strategy", "lora"])
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1
@@ -96,7 +99,7 @@ def test_resume_continues_after_an_interruption(arch_model, dataset, capsys, mon
         return Interrupted, cb
 
     argv = ["customize", str(dataset), "--base", str(arch_model("llama")), "--strategy", "l-ldb", "--json",
-            "--max-steps", "6", "--eval-steps", "2", "--max-length", "128"]
+            "--max-steps", "6", "--eval-steps", "2", "--max-length", "192"]
     monkeypatch.setattr(trainer_mod, "_trainer_classes", interrupting)
     assert main(argv) == 130
     capsys.readouterr()
@@ -110,7 +113,7 @@ def test_resume_continues_after_an_interruption(arch_model, dataset, capsys, mon
 
 def test_seeded_runs_are_reproducible(arch_model, dataset, capsys):
     argv = ["customize", str(dataset), "--base", str(arch_model("gpt_neox")), "--strategy", "prefix", "--json",
-            "--max-steps", "3", "--eval-steps", "3", "--max-length", "96"]
+            "--max-steps", "3", "--eval-steps", "3", "--max-length", "192"]
     first = _run_json(capsys, argv)["artifacts"][0]["metrics"]["heldout_loss"]
     second = _run_json(capsys, argv)["artifacts"][0]["metrics"]["heldout_loss"]
     third = _run_json(capsys, argv + ["--seed", "1"])["artifacts"][0]["metrics"]["heldout_loss"]

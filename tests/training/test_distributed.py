@@ -12,7 +12,7 @@ import pytest
 
 from codecustom.training import distributed
 
-ARGS = ["--strategy", "full", "--max-steps", "6", "--eval-steps", "2", "--max-length", "128", "--batch-size", "8",
+ARGS = ["--strategy", "full", "--max-steps", "6", "--eval-steps", "2", "--max-length", "192", "--batch-size", "8",
         "--lr", "1e-3", "--json", "-q"]
 
 

@@ -44,8 +44,8 @@ def reference_perplexity(loaded: Any, examples: Sequence[tuple[str, str, str]], 
 
     tokenizer, model = loaded.tokenizer, loaded.model
     max_length = max_length or model_max_length(loaded)
-    encoded = [encode_test_example(tokenizer, ctx, test, lang, is_seq2seq=loaded.is_seq2seq, max_length=max_length)
-               for ctx, test, lang in examples]
+    encoded = [encode_test_example(tokenizer, ctx, test, lang, is_seq2seq=loaded.is_seq2seq, max_length=max_length,
+                                   long_target="cut") for ctx, test, lang in examples]
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     device = next(model.parameters()).device
     nll = [0.0] * len(encoded)

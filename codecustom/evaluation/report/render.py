@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from codecustom.evaluation.report.columns import Column, ReportRow, active_columns, best_rows, format_value
+from codecustom.evaluation.report.samples import Sample, samples_html, samples_markdown
 
 
 @dataclass
@@ -20,6 +21,7 @@ class ReportMeta:
     commands: list[str] = field(default_factory=list)
     sandbox: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    samples: list[Sample] = field(default_factory=list)  # the "Samples" section (pick_samples)
     created: str = field(default_factory=lambda: datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
 
 
@@ -70,6 +72,7 @@ def render_markdown(rows: Sequence[ReportRow], meta: ReportMeta, figures: dict[s
     ladder = ladder_lines(rows)
     if ladder:
         lines += ["", "## Execution ladder", ""] + [f"- **{name}**: {text}" for name, text in ladder]
+    lines += samples_markdown(meta.samples, {r.name: r.summary for r in rows})
     if figures:
         lines += ["", "## Plots", ""]
         lines += [f"![{caption}]({name})" for caption, name in figures.items()]
@@ -88,7 +91,7 @@ padding:0 1rem}
 table{border-collapse:collapse;margin:1rem 0;font-size:0.9rem}th,td{border:1px solid #ccc;padding:4px 8px}
 th{background:#f3f3f3}td.num{text-align:right;font-variant-numeric:tabular-nums}td.best{font-weight:700;
 background:#eef7ee}figure{margin:1.5rem 0}figcaption{font-size:0.9rem;color:#555}pre{background:#f6f6f6;
-padding:0.8rem;overflow-x:auto}ul.facts{list-style:none;padding-left:0}small{color:#666}svg{max-width:100%;height:auto}
+padding:0.8rem;overflow-x:auto}details{margin:0.6rem 0}summary{cursor:pointer}ul.facts{list-style:none;padding-left:0}small{color:#666}svg{max-width:100%;height:auto}
 """
 
 
@@ -114,6 +117,7 @@ def render_html(rows: Sequence[ReportRow], meta: ReportMeta, svgs: dict[str, str
         out.append("<h2>Execution ladder</h2><ul>")
         out += [f"<li><b>{esc(name)}</b>: {esc(text)}</li>" for name, text in ladder]
         out.append("</ul>")
+    out += samples_html(meta.samples, {r.name: r.summary for r in rows})
     if svgs:
         out.append("<h2>Plots</h2>")
         out += [f"<figure>{svg}<figcaption>{esc(caption)}</figcaption></figure>" for caption, svg in svgs.items()]

@@ -14,7 +14,7 @@ from typing import Any
 
 from codecustom.errors import UsageError
 from codecustom.inference.healing import TokenHealer, strip_tail
-from codecustom.inference.params import GenerationParams, earliest_stop
+from codecustom.inference.params import STOP_CANCELLED, Generation, GenerationParams, earliest_stop
 
 log = logging.getLogger(__name__)
 
@@ -69,20 +69,23 @@ class InProcessBackend:
 
     # -- public -----------------------------------------------------------------------------------
     def generate(self, prompts: list[str], params: GenerationParams,
-                 cancel: threading.Event | None = None) -> list[list[str]]:
-        """``params.num_samples`` continuations for each prompt (empty strings once cancelled)."""
+                 cancel: threading.Event | None = None) -> list[list[Generation]]:
+        """``params.num_samples`` continuations for each prompt (empty strings once cancelled), each a
+        :class:`~codecustom.inference.params.Generation` that says why it ended."""
         if isinstance(prompts, str):
             raise UsageError("generate() takes a list of prompts, not a single string")
-        results: list[list[str]] = []
+        results: list[list[Generation]] = []
         samples = 1 if params.greedy else params.num_samples  # greedy samples are all the same
         per_batch = max(1, self.batch_size // samples)
         with self._lock:
             for start in range(0, len(prompts), per_batch):
                 chunk = prompts[start:start + per_batch]
                 if cancel is not None and cancel.is_set():
-                    results.extend([[""] * params.num_samples for _ in chunk])
+                    results.extend([[Generation("", STOP_CANCELLED)] * params.num_samples for _ in chunk])
                     continue
                 texts = self._generate_batch(chunk, params, samples, cancel, seed_offset=start)
+                if cancel is not None and cancel.is_set():
+                    texts = [Generation(t, STOP_CANCELLED) for t in texts]
                 for i in range(len(chunk)):
                     got = texts[i * samples:(i + 1) * samples]
                     results.append(got * params.num_samples if samples == 1 else got)
@@ -112,7 +115,7 @@ class InProcessBackend:
         return [x if x else [self.pad_id] for x in ids]
 
     def _generate_batch(self, prompts: list[str], params: GenerationParams, samples: int,
-                        cancel: threading.Event | None, seed_offset: int) -> list[str]:
+                        cancel: threading.Event | None, seed_offset: int) -> list[Generation]:
         import torch
 
         ids = self._encode(prompts, params)
@@ -126,11 +129,13 @@ class InProcessBackend:
             vocab = self.model.get_output_embeddings().weight.shape[0]
             first_allowed = self.healer.first_token_mask(row_tails, vocab, device=self.model.device)
 
-        if self.fast is not None:
+        if self.fast is not None and not params.loop_guard:  # the guard is a host-side logits processor
             rows = [x for x in ids for _ in range(samples)]
             out = self.fast.generate(rows, params, cancel=cancel, decode=self._decode, seed=_seed(params, seed_offset),
                                      first_allowed=first_allowed, tails=row_tails)
-            return [params.cut(strip_tail(self._decode(t), tail))[0] for t, tail in zip(out, row_tails)]
+            ended = self.fast.last_stats.get("eos") or [False] * len(out)
+            return [params.finish(strip_tail(self._decode(t), tail), eos=eos, tokens=len(t))
+                    for t, tail, eos in zip(out, row_tails, ended)]
 
         width = max(len(x) for x in ids)
         if self.is_seq2seq:  # encoder input: right padding
@@ -149,8 +154,17 @@ class InProcessBackend:
             num_return_sequences=samples, pad_token_id=self.pad_id, eos_token_id=self.eos_ids,
             stopping_criteria=criteria,
         )
+        processors = []
         if first_allowed is not None:
-            kwargs["logits_processor"] = _first_token_processor(first_allowed, start)
+            processors.append(_first_token_constraint(first_allowed, start))
+        if params.loop_guard:
+            from codecustom.inference.loopguard import LineLoopGuard
+
+            processors.append(LineLoopGuard(self.tokenizer, start))
+        if processors:
+            from transformers import LogitsProcessorList
+
+            kwargs["logits_processor"] = LogitsProcessorList(processors)
         if params.greedy:
             kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
         else:
@@ -161,8 +175,11 @@ class InProcessBackend:
             if seed is not None:
                 torch.manual_seed(seed)
             out = self.model.generate(**kwargs)
-        texts = [strip_tail(self._decode(row), tail) for row, tail in zip(out[:, start:].tolist(), row_tails)]
-        return [params.cut(t)[0] for t in texts]
+        results = []
+        for row, tail in zip(out[:, start:].tolist(), row_tails):
+            new, eos = _until_eos(row, self.eos_ids)
+            results.append(params.finish(strip_tail(self._decode(new), tail), eos=eos, tokens=len(new)))
+        return results
 
     @property
     def healer(self) -> TokenHealer:
@@ -181,6 +198,14 @@ def _seed(params: GenerationParams, offset: int) -> int | None:
     return None if params.seed is None else params.seed + offset
 
 
+def _until_eos(row: list[int], eos_ids: list[int]) -> tuple[list[int], bool]:
+    """The new tokens of ``row`` before its first end-of-sequence token, and whether there was one."""
+    for i, t in enumerate(row):
+        if t in eos_ids:
+            return row[:i], True
+    return row, False
+
+
 def _eos_ids(model: Any, tokenizer: Any) -> list[int]:
     ids: list[int] = []
     config_eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
@@ -191,10 +216,10 @@ def _eos_ids(model: Any, tokenizer: Any) -> list[int]:
     return ids
 
 
-def _first_token_processor(allowed: Any, start: int) -> Any:
-    """A LogitsProcessorList that limits each row's first new token to ``allowed[row]`` (token healing)."""
+def _first_token_constraint(allowed: Any, start: int) -> Any:
+    """A logits processor that limits each row's first new token to ``allowed[row]`` (token healing)."""
     import torch
-    from transformers import LogitsProcessor, LogitsProcessorList
+    from transformers import LogitsProcessor
 
     class FirstTokenConstraint(LogitsProcessor):
         def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
@@ -203,7 +228,7 @@ def _first_token_processor(allowed: Any, start: int) -> Any:
             mask = allowed[:, : scores.shape[-1]]
             return scores.masked_fill(~mask, float("-inf"))
 
-    return LogitsProcessorList([FirstTokenConstraint()])
+    return FirstTokenConstraint()
 
 
 def _stopping_criteria(decode: Any, start: int, params: GenerationParams, cancel: threading.Event | None,

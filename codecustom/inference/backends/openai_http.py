@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from codecustom.errors import CodecustomError, UsageError
-from codecustom.inference.params import GenerationParams, earliest_stop
+from codecustom.inference.params import STOP_CANCELLED, Generation, GenerationParams, earliest_stop
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,7 @@ class _Sample:
     text: str = ""
     done: bool = False  # the server finished it or our stop rule matched
     finished: bool = False  # the server said why it ended (finish_reason)
+    finish_reason: str | None = None
     parts: list[str] = field(default_factory=list)
 
 
@@ -73,7 +74,7 @@ class OpenAIBackend:
         self.tokenizer = None  # engines estimate budgets from characters unless given a tokenizer
 
     def generate(self, prompts: list[str], params: GenerationParams,
-                 cancel: threading.Event | None = None) -> list[list[str]]:
+                 cancel: threading.Event | None = None) -> list[list[Generation]]:
         """``params.num_samples`` continuations per prompt; empty strings for what was cancelled."""
         if isinstance(prompts, str):
             raise UsageError("generate() takes a list of prompts, not a single string")
@@ -85,7 +86,7 @@ class OpenAIBackend:
             return list(pool.map(lambda p: self._samples(p, params, cancel), prompts))
 
     # -- one prompt -------------------------------------------------------------------------------
-    def _samples(self, prompt: str, params: GenerationParams, cancel: threading.Event | None) -> list[str]:
+    def _samples(self, prompt: str, params: GenerationParams, cancel: threading.Event | None) -> list[Generation]:
         wanted = params.num_samples if not params.greedy else 1
         got = self._request(prompt, params, wanted, params.seed, cancel)
         attempt = 0
@@ -94,8 +95,10 @@ class OpenAIBackend:
             seed = None if params.seed is None else params.seed + attempt
             got += self._request(prompt, params, 1, seed, cancel)[:1]
         if cancel is not None and cancel.is_set():
-            return [""] * params.num_samples
-        texts = [params.cut(t)[0] for t in got[:wanted]]
+            return [Generation("", STOP_CANCELLED)] * params.num_samples
+        # the server's finish_reason "length" means the token limit; anything else ended on its own
+        texts = [params.finish(t, eos=why != "length", tokens=params.max_new_tokens if why == "length" else 0)
+                 for t, why in got[:wanted]]
         return texts * params.num_samples if wanted == 1 else texts
 
     def _body(self, prompt: str, params: GenerationParams, n: int, seed: int | None) -> dict[str, Any]:
@@ -112,9 +115,9 @@ class OpenAIBackend:
         return body
 
     def _request(self, prompt: str, params: GenerationParams, n: int, seed: int | None,
-                 cancel: threading.Event | None) -> list[str]:
+                 cancel: threading.Event | None) -> list[tuple[str, str | None]]:
         if cancel is not None and cancel.is_set():
-            return [""] * n
+            return [("", None)] * n
         data = json.dumps(self._body(prompt, params, n, seed)).encode()
         headers = {"Content-Type": "application/json", "Accept": "text/event-stream" if self.stream else "application/json"}
         if self.api_key:
@@ -133,17 +136,17 @@ class OpenAIBackend:
                 return self._read_whole(response, n)
             return self._read_stream(response, params, n, cancel)
 
-    def _read_whole(self, response: Any, n: int) -> list[str]:
+    def _read_whole(self, response: Any, n: int) -> list[tuple[str, str | None]]:
         payload = _json(response.read(), self.url)
-        texts = [""] * n
+        texts: list[tuple[str, str | None]] = [("", None)] * n
         for choice in payload.get("choices", []):
             i = int(choice.get("index", 0))
             if 0 <= i < n:
-                texts[i] = choice.get("text") or ""
+                texts[i] = (choice.get("text") or "", choice.get("finish_reason"))
         return texts[: max(1, len(payload.get("choices", [])))]
 
     def _read_stream(self, response: Any, params: GenerationParams, n: int,
-                     cancel: threading.Event | None) -> list[str]:
+                     cancel: threading.Event | None) -> list[tuple[str, str | None]]:
         samples = [_Sample() for _ in range(n)]
         seen: set[int] = set()
         try:
@@ -169,7 +172,8 @@ class OpenAIBackend:
                         continue
                     s.parts.append(choice.get("text") or "")
                     s.text = "".join(s.parts)
-                    s.finished = bool(choice.get("finish_reason"))
+                    s.finish_reason = choice.get("finish_reason") or s.finish_reason
+                    s.finished = bool(s.finish_reason)
                     if s.finished or earliest_stop(s.text, params.stop, params.stop_rule) is not None:
                         s.done = True
                 if all(s.done for s in samples):
@@ -185,7 +189,7 @@ class OpenAIBackend:
             raise CodecustomError(f"the completion server at {self.url} ended a stream before the answer was "
                                   "finished", hint="another request may have interrupted it: use max_concurrency=1, "
                                   "or start llama-cpp-python's server with --interrupt_requests false")
-        return [s.text for s in samples[:count]]
+        return [(s.text, s.finish_reason) for s in samples[:count]]
 
     def _http_error(self, exc: urllib.error.HTTPError) -> CodecustomError:
         try:

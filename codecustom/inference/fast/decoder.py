@@ -153,9 +153,10 @@ class FastDecoder:
                 self._run_step(state)
                 steps += 1
             out = state.out[:, :steps].tolist()
+        rows_out = [_until_eos(r, self.eos_ids) for r in out]
         self.last_stats = {"steps": steps, "seconds": time.perf_counter() - started, "cache_len": cache_len,
-                           "graph": state.graph is not None}
-        return [_until_eos(r, self.eos_ids) for r in out]
+                           "graph": state.graph is not None, "eos": [len(a) < len(r) for a, r in zip(rows_out, out)]}
+        return rows_out
 
     # -- buffers ----------------------------------------------------------------------------------
     def _state(self, batch: int, cache_len: int, max_new: int, greedy: bool) -> _State:

@@ -194,6 +194,8 @@ def _encode_pair(pair: tuple[str, str, str]) -> Example | None:
                                   max_length=_WORKER_SEQ_LEN)
     except ValueError:
         return None  # a context header alone fills the window
+    if enc.features is None:
+        return None  # the test is longer than its share of the window: never train on a test without its end
     labels = np.asarray(enc.features["labels"], dtype=np.int64)
     return Example(np.asarray(enc.features["input_ids"], dtype=np.int32), masked=labels == IGNORE_INDEX,
                    atomic=True, kind="test")
