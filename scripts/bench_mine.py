@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Mining speed and mapping coverage on real code: the Python stdlib and git repositories.
 
-Each target is mined in a fresh child process (so peak RSS is that run's alone) into a temp folder;
+Each target is mined cold (no parse cache) in a fresh child process (so peak RSS is that run's alone) into a temp
+folder;
 the table shows files seen/kept, MB read, wall time, CPU time (user+sys of the child and everything it
 waited for: worker processes, git), files/s, MB/s, peak RSS, pairs, pairs by heuristic and the share of ALL
 test methods (of the mapped languages) that got a focal method.
@@ -37,9 +38,9 @@ workers = int(workers) if workers != "auto" else None
 t0 = time.perf_counter()
 if kind == "dir":
     ds = mine_directory(target, out=out, console=Console(quiet=True), workers=workers,
-                        exclude=("site-packages", "idlelib/Icons"))
+                        exclude=("site-packages", "idlelib/Icons"), cache=False)
 else:
-    ds = mine(target, out=out, console=Console(quiet=True), workers=workers)
+    ds = mine(target, out=out, console=Console(quiet=True), workers=workers, cache=False)
 wall = time.perf_counter() - t0
 own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss

@@ -8,22 +8,25 @@ layouts, whose paths start with `src/test/`). The fix is the only change, applie
 
 For each repository it prints: all JUnit test methods (our extractor's count: @Test, @ParameterizedTest,
 @RepeatedTest, @TestFactory, @TestTemplate, JUnit 3 test*), how many each tool maps (share of all tests),
-and CPU/wall time; it writes a deterministic random sample of each tool's pairs for checking by hand, and
+and CPU/wall time (with --runs N: N runs of each tool, alternated so that all see the same machine load, medians
+printed, every run's CPU listed, with the load average); it writes a deterministic random sample of each tool's pairs for checking by hand, and
 with --labels computes exact-overload precision from those hand labels.
 
     python scripts/methods2test_compare.py --m2t-scripts /tmp/m2t/scripts --m2t-python /tmp/m2t_venv/bin/python \\
         --grammar /tmp/m2t/java-grammar.so --repo gson=/tmp/repos/gson --repo lang=/tmp/repos/commons-lang \\
-        --sample 20 --out /tmp/m2t-compare [--labels docs/results/mining_overload_labels.jsonl]
+        --sample 20 --out /tmp/m2t-compare [--runs 3] [--labels docs/results/mining_overload_labels.jsonl]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import re
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -67,7 +70,7 @@ def run_m2t(scripts: Path, python: str, grammar: str, repo: Path, name: str, out
 
 def run_ours(repo: Path, name: str, out: Path, workers: int | None) -> dict:
     ds = out / ("ours" if workers is None else f"ours_w{workers}") / name
-    cmd = [sys.executable, "-m", "codecustom", "mine", str(repo), "--lang", "java", "--out", str(ds), "-q"]
+    cmd = [sys.executable, "-m", "codecustom", "mine", str(repo), "--lang", "java", "--out", str(ds), "-q", "--no-cache"]
     if workers:
         cmd += ["--workers", str(workers)]
     wall, cpu, _ = timed(cmd)
@@ -120,6 +123,14 @@ def sample_rows(tool: str, repo_name: str, pairs: list[dict], n: int, seed: int)
     return rows
 
 
+def _median_run(results: list[dict]) -> dict:
+    """The last run's pairs and manifest with the median CPU and wall time of all runs."""
+    out = dict(results[-1])
+    out["cpu_s"] = statistics.median(r["cpu_s"] for r in results)
+    out["wall_s"] = statistics.median(r["wall_s"] for r in results)
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--m2t-scripts", type=Path, required=True, help="methods2test's scripts/ folder")
@@ -130,6 +141,7 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--labels", type=Path, help="hand labels (JSONL rows with verdict yes/no) to score")
     ap.add_argument("--out", type=Path, default=Path("/tmp/m2t-compare"))
+    ap.add_argument("--runs", type=int, default=1, help="runs of each tool, alternated; CPU and wall are medians")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     labels = {}
@@ -140,13 +152,19 @@ def main() -> int:
                 labels[(r["repo"], r["tool"], r["test"])] = r["verdict"]
     table = []
     samples = []
+    cpu_lists: dict[str, dict[str, list[float]]] = {}
+    load_before = os.getloadavg()
     for spec in args.repo:
         name, _, path = spec.partition("=")
         repo = Path(path).resolve()
-        m2t = run_m2t(args.m2t_scripts, args.m2t_python, args.grammar, repo, name, args.out, fixed=False)
-        m2tf = run_m2t(args.m2t_scripts, args.m2t_python, args.grammar, repo, name, args.out, fixed=True)
-        ours1 = run_ours(repo, name, args.out, workers=1)
-        ours = run_ours(repo, name, args.out, workers=None)
+        runs: dict[str, list[dict]] = {"m2t": [], "m2tf": [], "ours1": [], "ours": []}
+        for _ in range(max(1, args.runs)):  # alternated, so that every tool sees the same machine load
+            runs["m2t"].append(run_m2t(args.m2t_scripts, args.m2t_python, args.grammar, repo, name, args.out, fixed=False))
+            runs["m2tf"].append(run_m2t(args.m2t_scripts, args.m2t_python, args.grammar, repo, name, args.out, fixed=True))
+            runs["ours1"].append(run_ours(repo, name, args.out, workers=1))
+            runs["ours"].append(run_ours(repo, name, args.out, workers=None))
+        m2t, m2tf, ours1, ours = (_median_run(runs[k]) for k in ("m2t", "m2tf", "ours1", "ours"))
+        cpu_lists[name] = {k: [round(r["cpu_s"], 2) for r in v] for k, v in runs.items()}
         all_tests = ours["manifest"]["extra"]["tests_mappable"]
         files = ours["manifest"]["counts"]["files_seen"]
         for tool, res in (("methods2test (released)", m2t), ("methods2test (path fixed)", m2tf)):
@@ -163,6 +181,10 @@ def main() -> int:
     print("|---|---:|---|---:|---:|---:|---:|---:|")
     for r in table:
         print(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]} | {r[4]} | {r[5]:.1%} | {r[6]:.2f} | {r[7]:.2f} |")
+    print(f"\nload average before {load_before[0]:.2f}, after {os.getloadavg()[0]:.2f} (1 min); {args.runs} run(s) each, "
+          "alternated, medians")
+    for name, lists in cpu_lists.items():
+        print(f"CPU s per run, {name}: " + "; ".join(f"{k} {v}" for k, v in lists.items()))
     sample_path = args.out / "overload_sample.jsonl"
     with open(sample_path, "w", encoding="utf-8") as fh:
         for row in samples:

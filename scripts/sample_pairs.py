@@ -7,6 +7,10 @@ and score hand labels. No methods2test needed (scripts/methods2test_compare.py r
         --sample 25 --seed 3 --exclude docs/results/mining_overload_labels_round1.jsonl --out /tmp/prec/sample.jsonl
     python scripts/sample_pairs.py ... --labels docs/results/mining_overload_labels_round3.jsonl   # score
     python scripts/sample_pairs.py --dataset gson=/tmp/prec/gson --unmapped 40 --seed 3 --out /tmp/prec/unmapped.jsonl
+    python scripts/sample_pairs.py --dataset gson=/tmp/prec/gson --tests 40 --seed 11 --out /tmp/prec/blind.jsonl
+
+--tests draws random test methods (mapped or not) and writes label rows with the focal left empty, for labelling
+blind (the miner's answer is not in them): the convention of docs/results/mining.md ("Labelling convention").
 
 Pairs are sampled from each dataset's pairs.jsonl (rows as in methods2test_compare.py, plus the focal method's
 source); --unmapped samples Java test methods of methods.jsonl that no pair maps. Tests named in --exclude
@@ -59,11 +63,28 @@ def sample_unmapped(name: str, ds: Path, n: int, seed: int, exclude: set[tuple[s
              "single_focal": None, "focal": None, "note": ""} for m in picked]
 
 
+def sample_tests(name: str, ds: Path, n: int, seed: int, exclude: set[tuple[str, str]]) -> list[dict]:
+    """Random test methods of a dataset as blind label rows (``focal``/``kind`` to fill in by hand)."""
+    manifest = _jsonl_manifest(ds)
+    tests = [m for m in _jsonl(ds / "methods.jsonl") if m["is_test"] and m["language"] in ("python", "java")
+             and (name, test_key(m["id"], m["class_name"])) not in exclude]
+    rng = random.Random(f"{seed}:{name}:tests")
+    picked = sorted(rng.sample(tests, min(n, len(tests))), key=lambda m: (m["path"], m["start_line"]))
+    return [{"repo": name, "commit": manifest.get("revision", ""), "language": m["language"],
+             "test": test_key(m["id"], m["class_name"]), "test_line": m["start_line"], "focal": None, "kind": None,
+             "note": "", "test_source": m["body"]} for m in picked]
+
+
+def _jsonl_manifest(ds: Path) -> dict:
+    return json.loads((ds / "manifest.json").read_text(encoding="utf-8"))
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dataset", action="append", required=True, metavar="NAME=DIR", help="a `codecustom mine` output")
     ap.add_argument("--sample", type=int, default=25, help="mapped pairs per dataset")
     ap.add_argument("--unmapped", type=int, default=0, help="sample this many unmapped tests per dataset instead")
+    ap.add_argument("--tests", type=int, default=0, help="sample this many test methods per dataset for blind labels")
     ap.add_argument("--seed", type=int, default=3)
     ap.add_argument("--exclude", type=Path, action="append", default=[], help="label files whose tests are not drawn")
     ap.add_argument("--labels", type=Path, help="hand labels (JSONL, verdict yes/no) to score against the sample")
@@ -74,7 +95,9 @@ def main() -> int:
     for spec in args.dataset:
         name, _, path = spec.partition("=")
         ds = Path(path)
-        if args.unmapped:
+        if args.tests:
+            rows += sample_tests(name, ds, args.tests, args.seed, exclude)
+        elif args.unmapped:
             rows += sample_unmapped(name, ds, args.unmapped, args.seed, exclude)
         else:
             rows += sample_mapped(name, ds, args.sample, args.seed, exclude)

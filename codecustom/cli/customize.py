@@ -59,6 +59,9 @@ def add_training_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--fim-rate", type=float, default=0.5, metavar="R", help="share of completion documents in FIM form (default 0.5)")
     g.add_argument("--spm-rate", type=float, default=0.5, metavar="R", help="share of FIM documents in SPM order (default 0.5)")
     g.add_argument("--min-examples", type=int, metavar="N", help="train even with fewer examples than the task's minimum")
+    g.add_argument("--min-confidence", type=float, default=0.0, metavar="C",
+                   help="--task tests: leave out test/focal pairs the miner found with confidence below C (0-1; "
+                        "end-to-end entry points have 0.5, direct name matches 0.95; default 0: all)")
     t = p.add_argument_group("training")
     t.add_argument("--lr", type=float, metavar="LR", help="learning rate (default: the strategy's)")
     t.add_argument("--epochs", type=float, metavar="E", help="passes over the data (default: scaled to its size)")
@@ -110,7 +113,7 @@ def request_from_args(args: argparse.Namespace, strategies: str) -> Any:
         value = getattr(args, name, None)
         if value is not None and value < (0 if name == "min_examples" else 1):
             raise UsageError(f"--{name.replace('_', '-')} must be at least {0 if name == 'min_examples' else 1}")
-    for name in ("fim_rate", "spm_rate"):
+    for name in ("fim_rate", "spm_rate", "min_confidence"):
         if not 0.0 <= getattr(args, name) <= 1.0:
             raise UsageError(f"--{name.replace('_', '-')} must be between 0 and 1")
     if args.lr is not None and args.lr <= 0:
@@ -128,7 +131,7 @@ def request_from_args(args: argparse.Namespace, strategies: str) -> Any:
                               lora_targets=args.lora_targets, lora_embeddings=args.lora_embeddings,
                               prefix_tokens=args.prefix_tokens)
     task_config = TaskConfig(context_level=args.context_level, fim_rate=args.fim_rate, spm_rate=args.spm_rate,
-                             seed=args.seed)
+                             seed=args.seed, min_confidence=args.min_confidence)
     return CustomizeRequest(source=args.repo, base=args.base, strategies=names, task=args.task, train=train,
                             task_config=task_config, max_length=args.max_length, options=options,
                             project=args.project, store=Path(args.store).expanduser() if args.store else None,

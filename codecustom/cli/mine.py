@@ -30,6 +30,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="file: groups of files never straddle splits (default); time: newest tests go to test")
     p.add_argument("--stats", action="store_true", help="print the summary table (files kept/rejected, pairs, splits)")
     p.add_argument("--workers", type=int, metavar="N", help="parser processes (default: number of CPUs)")
+    p.add_argument("--no-cache", action="store_true",
+                   help="neither reuse nor keep per-file parse results ($CODECUSTOM_HOME/cache/mining)")
 
 
 def run(args: argparse.Namespace, console) -> int:
@@ -48,7 +50,7 @@ def run(args: argparse.Namespace, console) -> int:
     if args.workers is not None and args.workers < 1:
         raise UsageError("--workers must be at least 1")
     out = mine(args.repo, rev=args.rev, out=Path(args.out) if args.out else None, languages=args.lang,
-               split=args.split, console=console, workers=args.workers)
+               split=args.split, console=console, workers=args.workers, cache=not args.no_cache)
     manifest = read_manifest(out)
     c, x = manifest.counts, manifest.extra
     console.info(f"mined {manifest.repo} @ {manifest.revision[:12]}: {c.get('files_kept', 0):,} files kept of "

@@ -40,6 +40,7 @@ class TaskConfig:
     spm_rate: float = 0.5
     seed: int = 0
     valid_fraction: float = 0.1  # used only when the dataset has no validation split
+    min_confidence: float = 0.0  # tests task: pairs the miner found with less confidence are left out
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -296,6 +297,13 @@ def build_task_data(dataset_dir: str | Path, task: str, tokenizer: Any, *, is_se
     fim = spec.prepare_tokenizer(tokenizer)
     raw = spec.read(folder)
     notes: list[str] = []
+    if task == "tests" and config.min_confidence > 0:  # the mining heuristics' confidence (docs/schema.md)
+        before = sum(len(v) for v in raw.values())
+        raw = {split: [(k, r) for k, r in recs if r.confidence >= config.min_confidence] for split, recs in raw.items()}
+        dropped = before - sum(len(v) for v in raw.values())
+        if dropped:
+            notes.append(f"left out {dropped} of {before} test/focal pairs mined with confidence below "
+                         f"{config.min_confidence:g} (--min-confidence)")
     minimum = spec.min_train_examples if min_examples is None else min_examples
     if "train" in splits and "valid" in splits and not raw.get("valid"):
         kept, held = _hold_out(raw.get("train", []), config.valid_fraction, config.seed, 1)

@@ -30,11 +30,12 @@ def __getattr__(name: str):
 
 
 def mine(repo: str, *, rev: str | None = None, out: Path | None = None, languages: list[str] | None = None,
-         split: str = "file", console=None, workers: int | None = None) -> Path:
+         split: str = "file", console=None, workers: int | None = None, cache: bool = True) -> Path:
     """Mine a git repository (path, subfolder of one, or URL) at ``rev`` (default HEAD) into a dataset folder.
 
     Writes methods.jsonl, pairs.jsonl, files.jsonl and manifest.json; default ``out`` is
-    ``paths.datasets_dir() / <project> / <short sha>``. Never writes inside the repository.
+    ``paths.datasets_dir() / <project> / <short sha>``. Never writes inside the repository. With ``cache``,
+    each blob's parse result is kept under ``$CODECUSTOM_HOME/cache/mining`` and reused (mining/cache.py).
     """
     from codecustom import paths
     from codecustom.mining import pipeline, registry
@@ -50,7 +51,8 @@ def mine(repo: str, *, rev: str | None = None, out: Path | None = None, language
         extra = {"shallow": source.shallow, "bare": source.bare, "subdir": source.subdir or None}
         if source.shallow and console is not None:
             console.warn(f"{repo} is a shallow clone: mining {source.sha[:12]} works, but history-based splits are approximate")
-        result, _ = pipeline.run(source, target, pipeline.MineOptions(languages=langs, split=split, workers=workers),
+        result, _ = pipeline.run(source, target, pipeline.MineOptions(languages=langs, split=split, workers=workers,
+                                                                      cache=cache),
                                  console=console, repo_label=str(repo), revision=source.sha, extra=extra)
         return result
     finally:
@@ -58,7 +60,7 @@ def mine(repo: str, *, rev: str | None = None, out: Path | None = None, language
 
 
 def mine_directory(path: str | Path, *, out: Path, languages: list[str] | None = None, console=None,
-                   workers: int | None = None, exclude: tuple[str, ...] = ()) -> Path:
+                   workers: int | None = None, exclude: tuple[str, ...] = (), cache: bool = True) -> Path:
     """Mine a plain folder of code (no git needed) into a dataset folder at ``out``.
 
     ``exclude`` holds glob patterns or folder prefixes relative to ``path`` (e.g. ``("site-packages",)``).
@@ -69,7 +71,8 @@ def mine_directory(path: str | Path, *, out: Path, languages: list[str] | None =
 
     source = DirectorySource(path, exclude=exclude)
     langs = registry.resolve_languages(languages)
-    result, _ = pipeline.run(source, Path(out), pipeline.MineOptions(languages=langs, split="file", workers=workers),
+    result, _ = pipeline.run(source, Path(out), pipeline.MineOptions(languages=langs, split="file", workers=workers,
+                                                                      cache=cache),
                              console=console, repo_label=str(source.root), revision="")
     return result
 
@@ -90,12 +93,12 @@ class _TreeSource:
 
 
 def mine_tree(files: Iterable[tuple[str, bytes]], *, out: Path, languages: list[str] | None = None, console=None,
-              workers: int | None = None, project: str = "tree") -> Path:
+              workers: int | None = None, project: str = "tree", cache: bool = True) -> Path:
     """Mine any iterable of ``(relative path, bytes)`` (streamed, never all held) into a dataset folder."""
     from codecustom.mining import pipeline, registry
 
     langs = registry.resolve_languages(languages)
     result, _ = pipeline.run(_TreeSource(files, project), Path(out),
-                             pipeline.MineOptions(languages=langs, split="file", workers=workers),
+                             pipeline.MineOptions(languages=langs, split="file", workers=workers, cache=cache),
                              console=console, repo_label=project, revision="")
     return result

@@ -100,7 +100,9 @@ class PythonContext:
             self._skeletons[key] = [(m, _stub(m, ind)) for m in methods if not m.is_test and not m.is_fixture]
         return self._skeletons[key]
 
-    def build(self, focal: MethodRef, body: str, index: CodeIndex) -> dict[str, str]:
+    def build(self, focal: MethodRef, body: str, index: CodeIndex, factory: MethodRef | None = None) -> dict[str, str]:
+        """The five levels; a ``factory`` that built the object under test joins the constructor level (`fm_fc_c`
+        and above) as its signature, after the class's own `__init__`."""
         fm = body.strip("\n")
         mod = index.modules.get(focal.path)
         imports = _unique(imp.text for imp in mod.imports) if mod else []
@@ -124,6 +126,8 @@ class PythonContext:
         fm_in = textwrap.indent(fm, ind)
         stubs = self._stubs(cls.key, cls.methods, ind)
         init = [line for m, line in stubs if m.name == "__init__" and m is not focal]
+        if factory is not None:
+            init = init + [_stub(factory, ind).replace(ind, ind + "# built by: ", 1)]
         others = [line for m, line in stubs if m.name != "__init__" and m is not focal]
         fields = [f"{ind}{f}" for f in cls.fields]
         head = f"{cls.header}:"

@@ -20,7 +20,7 @@ TYPE_DECLS = {
     "annotation_type_declaration": "annotation",
 }
 BODY_TYPES = {"class_body", "interface_body", "enum_body_declarations", "annotation_type_body"}
-TEST_ANNOTATIONS = {"Test", "ParameterizedTest", "RepeatedTest", "TestFactory", "TestTemplate"}
+TEST_ANNOTATIONS = {"Test", "ParameterizedTest", "RepeatedTest", "TestFactory", "TestTemplate", "Theory"}
 SETUP_ANNOTATIONS = {"Before", "BeforeEach", "BeforeAll", "BeforeClass"}
 _WS = re.compile(r"\s+")
 _GENERIC = re.compile(r"<.*>", re.S)
@@ -176,8 +176,8 @@ class JavaExtractor:
             if annotations & TEST_ANNOTATIONS:
                 mf.is_test = True
                 mf.framework = framework or ("junit5" if annotations - {"Test"} else "junit4")
-            elif ("TestCase" in cls.bases and mf.name.startswith("test") and not mf.params
-                  and "public" in mf.modifiers and mf.return_type == "void"):
+            elif (mf.name.startswith("test") and not mf.params and "public" in mf.modifiers and mf.return_type == "void"
+                  and _junit3_class(cls, framework, is_test_file)):
                 mf.is_test, mf.framework = True, "junit3"
             if annotations & SETUP_ANNOTATIONS or (mf.name == "setUp" and "TestCase" in cls.bases):
                 mf.is_setup = True
@@ -355,6 +355,7 @@ class JavaExtractor:
             end_line=node.end_point[0] + 1,
             is_constructor=is_ctor,
             is_static="static" in keywords,
+            has_body=body is not None,
         )
 
     # -- calls ----------------------------------------------------------------------------------
@@ -384,6 +385,7 @@ class JavaExtractor:
         detailed = [i for i, (_, mf) in enumerate(emitted) if mf.is_test or mf.is_setup]
         scopes = self._scopes(local_matches, src, spans, detailed) if detailed else {}
         class_scopes: dict[str | None, dict] = {}
+        helper_names: dict[str | None, set[str]] = {}
         for i, (node, mf) in enumerate(emitted):
             calls = sorted(raw[i], key=_first)
             mf.calls = [("new " + name) if kind == "new" else name for _, name, _, kind in calls]
@@ -393,8 +395,20 @@ class JavaExtractor:
                 class_scopes[mf.class_name] = _class_scope(classes, mf.class_name)
             scope = dict(class_scopes[mf.class_name])
             scope.update(scopes[i])
+            # assertion helpers the test class writes itself (assertNonFiniteDoublesExceptions(writer)) act on what
+            # they are given: they stay call sites
+            helpers = helper_names.get(mf.class_name)
+            if helpers is None:
+                helpers = helper_names[mf.class_name] = {m.name for _, m in emitted if m.class_name == mf.class_name
+                                                         and not m.is_test}
             index_of: dict[int, int] = {}
             first_assert: tuple[int, int] | None = None
+            # callbacks the test defines (new Helper() { ... }): what their bodies call runs when the library calls
+            # back, not as the test's own steps
+            anon = [(b.start_byte, b.end_byte) for _, _, c, k in calls if k == "new"
+                    for b in c.named_children if b.type == "class_body"]
+            if anon:
+                calls = [c for c in calls if not any(a <= c[2].start_byte and c[2].end_byte <= b for a, b in anon)]
             asserts: list[tuple[int, int, bool]] = []  # (start, -end, runs its argument): innermost last among equal starts
             for _, n, c, k in calls:
                 root = n if k == "call" and is_assertion(n) else _assertion_root(c, src) if k == "call" else None
@@ -405,9 +419,9 @@ class JavaExtractor:
             for end, name, cnode, kind in calls:
                 if kind == "call" and is_assertion(name):
                     mf.has_assert = True
-                    if first_assert is None or cnode.start_byte < first_assert[0]:
+                    if (first_assert is None or cnode.start_byte < first_assert[0]) and not _sanity_check(cnode, name):
                         first_assert = (cnode.start_byte, cnode.end_byte)
-                    if cnode.child_by_field_name("object") is None:
+                    if cnode.child_by_field_name("object") is None and name not in helpers:
                         continue  # assertEquals(...) & co. only mark where "act" ends; they never bind to repo code
                 site = self._site(cnode, kind, name, src, scope, index_of)
                 site.assert_role = _assert_role(asserts, assert_starts, cnode)
@@ -427,15 +441,20 @@ class JavaExtractor:
             if caps["decl"][0].type == "spread_parameter":
                 tname += "[]"
             var = syntax.text(caps["var"][0], src)
-            if tname == "var" and "value" in caps:
-                value = caps["value"][0]
+            value = caps["value"][0] if "value" in caps else None
+            if value is not None and value.type == "method_invocation":
+                scopes[i].setdefault(_VIA, {})[var] = value.id  # `Template t = c.compile(s)`: t holds that call's result
+            if tname == "var" and value is not None:
+                if value.type == "method_invocation":
+                    scopes[i][var] = ("callvar", value.id)  # typed by what the call returns
+                    continue
                 tname = {"object_creation_expression": lambda v: simple_type(syntax.text(v.child_by_field_name("type"), src)),
                          "cast_expression": lambda v: simple_type(syntax.text(v.child_by_field_name("type"), src), True),
                          }.get(value.type, lambda v: "")(value)
                 if not tname:
                     scopes[i][var] = ("unknown", "")
                     continue
-            made = _created_as(caps["value"][0], src) if "value" in caps else None
+            made = _created_as(value, src) if value is not None else None
             scopes[i][var] = ("type", tname, made) if made and made != tname else ("type", tname)
         return scopes
 
@@ -453,8 +472,12 @@ class JavaExtractor:
         receiver = ("self",) if obj is None else self._receiver(obj, src, scope, index_of)
         args = node.child_by_field_name("arguments")
         argn = [a for a in args.named_children if a.type not in ("line_comment", "block_comment")] if args else []
+        via = None
+        if obj is not None and obj.type == "identifier" and _VIA in scope:
+            held = scope[_VIA].get(syntax.text(obj, src))
+            via = index_of.get(held) if held is not None else None
         return CallSite(name=name, receiver=receiver, nargs=len(argn),
-                        arg_types=tuple(self._expr_type(a, src, scope) for a in argn), end=node.end_byte)
+                        arg_types=tuple(self._expr_type(a, src, scope) for a in argn), end=node.end_byte, via=via)
 
     def _receiver(self, node: Node, src: bytes, scope: dict, index_of: dict[int, int]):
         t = node.type
@@ -467,7 +490,10 @@ class JavaExtractor:
         if t == "identifier":
             name = syntax.text(node, src)
             if name in scope:
-                return scope[name]
+                desc = scope[name]
+                if desc[0] == "callvar":  # var x = foo.bar(): what bar returns
+                    return ("call", index_of[desc[1]]) if desc[1] in index_of else ("unknown", "")
+                return desc
             return ("static", name) if name[:1].isupper() else ("unknown", name)
         if t in ("type_identifier", "scoped_type_identifier", "generic_type"):
             return ("static", simple_type(syntax.text(node, src)))
@@ -479,7 +505,7 @@ class JavaExtractor:
             if obj is not None and field.isupper() and obj.type in ("identifier", "field_access", "scoped_identifier"):
                 owner = syntax.text(obj, src).rsplit(".", 1)[-1]
                 if owner[:1].isupper():
-                    return ("type", owner)  # Mode.RAD / Calculator.Mode.RAD: an enum constant (or constant) of Mode
+                    return ("const", owner)  # Mode.RAD / Converter.DATE: a constant of (typed as) its owner
             if obj is not None and obj.type in ("identifier", "scoped_identifier", "field_access") and field[:1].isupper():
                 return ("static", field)  # a.b.Foo.bar() / Outer.Inner.bar() style qualified class
             return ("unknown", field)
@@ -528,6 +554,26 @@ class JavaExtractor:
             dims = syntax.text(node.child_by_field_name("dimensions"), src).count("[") if node.child_by_field_name("dimensions") else 1
             return simple_type(syntax.text(node.child_by_field_name("type"), src)) + "[]" * max(dims, 1)
         return None
+
+
+def _sanity_check(node: Node, name: str) -> bool:
+    """`assertNotNull(context)`: a check that the arrangement produced something, not the end of the act."""
+    if name != "assertNotNull":
+        return False
+    args = node.child_by_field_name("arguments")
+    named = [a for a in args.named_children if a.type not in ("line_comment", "block_comment")] if args else []
+    return len(named) == 1 and named[0].type == "identifier"
+
+
+def _junit3_class(cls: ClassFacts, framework: str | None, is_test_file: bool) -> bool:
+    """A JUnit 3 test class: extends TestCase, or, in a test file that uses no JUnit 4/5 import, a base named like a
+    test case (`extends AbstractParserTestCase`, `extends BaseTest`: the hierarchy reaches TestCase elsewhere)."""
+    if "TestCase" in cls.bases:
+        return True
+    return is_test_file and framework is None and any(b.endswith(("TestCase", "TestBase", "Test")) for b in cls.bases)
+
+
+_VIA = " via"  # scope key: local name -> node id of the method call it was initialised with
 
 
 def _first(item: tuple) -> int:

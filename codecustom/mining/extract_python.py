@@ -10,8 +10,11 @@ import re
 from tree_sitter import Node
 
 from codecustom.mining import syntax
-from codecustom.mining.facts import CallSite, ClassFacts, FileFacts, ImportFacts, MethodFacts
+from codecustom.mining.facts import ClassFacts, FileFacts, ImportFacts, MethodFacts
+from codecustom.mining.python_sites import (CALLABLE_ASSERTS, RAISES_CONTEXTS, SiteBuilder, is_assertion_call, portable,
+                                            returns_of)
 from codecustom.mining.syntax import Spans
+from codecustom.mining.testconfig import DEFAULT_NAMING, PythonNaming
 
 _WS = re.compile(r"\s+")
 SETUP_NAMES = {"setUp", "asyncSetUp", "setUpClass", "setup_method", "setup_class", "setup", "__init__"}
@@ -19,13 +22,6 @@ FIXTURE_NAMES = SETUP_NAMES | {"tearDown", "asyncTearDown", "tearDownClass", "te
                                "teardown", "setUpModule", "tearDownModule", "setup_module", "teardown_module",
                                "setup_function", "teardown_function"}
 SCOPE_NODES = {"function_definition", "class_definition"}
-# with-blocks whose body is "the assertion": pytest.raises(...), self.assertRaises(...), ...
-RAISES_CONTEXTS = {"raises", "warns", "deprecated_call", "assertRaises", "assertRaisesRegex", "assertWarns",
-                   "assertWarnsRegex", "assertLogs", "assertNoLogs"}
-BUILTIN_DUNDERS = {"str": "__str__", "repr": "__repr__", "len": "__len__", "iter": "__iter__", "hash": "__hash__",
-                   "bool": "__bool__", "abs": "__abs__", "format": "__format__", "bytes": "__bytes__",
-                   "reversed": "__reversed__", "next": "__next__"}
-CALLABLE_ASSERTS = {"assertRaises", "assertRaisesRegex", "assertWarns", "assertWarnsRegex", "raises", "warns"}
 
 
 def one_line(text: str) -> str:
@@ -46,10 +42,6 @@ def module_name(path: str) -> str:
     return p.replace("/", ".")
 
 
-def _assertion_name(name: str) -> bool:
-    return name.startswith("assert") or name in ("fail", "raises", "warns")
-
-
 class PythonExtractor:
     """Extracts :class:`FileFacts` from one Python file; one instance per process."""
 
@@ -58,12 +50,16 @@ class PythonExtractor:
     def __init__(self) -> None:
         self.parser = syntax.parser("python")
         # one traversal per file: the .scm files are compiled into one query (locals/asserts for test files)
-        self.q_test = syntax.query_set("python", "python", ("definitions", "calls", "locals", "assertions"))
+        self.q_test = syntax.query_set("python", "python", ("definitions", "calls", "locals", "assertions", "protocols"))
         self.q_code = syntax.query_set("python", "python", ("definitions", "calls"))
 
-    def extract(self, path: str, src: bytes, *, is_test_file: bool) -> FileFacts:
+    def extract(self, path: str, src: bytes, *, is_test_file: bool, naming: PythonNaming = DEFAULT_NAMING) -> FileFacts:
+        """Facts of one file; ``naming`` is the project's pytest naming (python_functions / python_classes). A file
+        not named a test file is one when it defines a unittest TestCase subclass."""
         tree = self.parser.parse(src)
         root = tree.root_node
+        if not is_test_file and b"TestCase" in src and _defines_testcase(root, src):
+            is_test_file = True
         facts = FileFacts(path=path, language="python", package=module_name(path), is_test_file=is_test_file,
                           root_has_error=root.has_error)
         found = (self.q_test if is_test_file else self.q_code).run(root)
@@ -71,14 +67,17 @@ class PythonExtractor:
         for m in found["definitions"]:
             for k, v in m.items():
                 caps.setdefault(k, []).extend(v)
+        found["returns"] = caps.get("return", [])  # type: ignore[assignment]
         for node in sorted(caps.get("import", []), key=lambda n: n.start_byte):
             if node.parent is not None and node.parent.type == "module":
                 facts.imports.extend(self._imports(node, src, path))
             elif _scope_of(node) is None:  # imports under if/try at module level
                 facts.imports.extend(self._imports(node, src, path))
-        facts.module_fields = [one_line(syntax.text(c, src)) for c in root.named_children
-                               if c.type == "expression_statement" and c.named_child_count
-                               and c.named_children[0].type == "assignment"]
+        module_assignments = [c.named_children[0] for c in root.named_children
+                              if c.type == "expression_statement" and c.named_child_count
+                              and c.named_children[0].type == "assignment"]
+        facts.module_fields = [one_line(syntax.text(a.parent, src)) for a in module_assignments]
+        facts.module_vars = _bound_values(module_assignments, src)
 
         class_by_node: dict[int, ClassFacts] = {}
         for node in sorted(caps.get("class", []), key=lambda n: n.start_byte):
@@ -106,7 +105,7 @@ class PythonExtractor:
             facts.syntax_errors = 1
 
         if is_test_file:
-            self._mark_tests(facts, emitted)
+            self._mark_tests(facts, emitted, naming)
         facts.methods = [mf for _, mf in emitted]
         self._calls(found, src, facts, emitted)
         return facts
@@ -156,6 +155,7 @@ class PythonExtractor:
                 bases.append(syntax.text(b, src).rsplit(".", 1)[-1])
         fields, ftypes = [], {}
         indent = ""
+        assignments = []
         if body is not None:
             indent = " " * body.start_point[1]
             for stmt in body.named_children:
@@ -163,6 +163,8 @@ class PythonExtractor:
                     asg = stmt.named_children[0]
                     fields.append(one_line(syntax.text(stmt, src)))
                     left, tnode = asg.child_by_field_name("left"), asg.child_by_field_name("type")
+                    if tnode is None:  # an annotated field's value is a default (dataclass), not a descriptor
+                        assignments.append(asg)
                     if left is not None and left.type == "identifier" and tnode is not None:
                         ftypes[syntax.text(left, src)] = syntax.text(tnode, src)
         return ClassFacts(
@@ -177,6 +179,7 @@ class PythonExtractor:
             start_line=outer_node.start_point[0] + 1,
             end_line=node.end_point[0] + 1,
             indent=indent,
+            aliases=_bound_values(assignments, src),
         )
 
     def _function(self, node: Node, src: bytes, cls: ClassFacts | None) -> MethodFacts:
@@ -190,6 +193,9 @@ class PythonExtractor:
         plist = node.child_by_field_name("parameters")
         for p in plist.named_children if plist else []:
             t = p.type
+            if t == "typed_parameter" and p.named_child_count and p.named_children[0].type in (
+                    "list_splat_pattern", "dictionary_splat_pattern"):
+                t = p.named_children[0].type  # `*args: Any`, `**kw: Any`
             if t in ("list_splat_pattern", "dictionary_splat_pattern"):
                 varargs = True
                 params.append(syntax.text(p, src))
@@ -229,12 +235,14 @@ class PythonExtractor:
             start_line=outer.start_point[0] + 1,
             end_line=node.end_point[0] + 1,
             start_col=outer.start_point[1],
-            is_constructor=cls is not None and name == "__init__",
+            is_constructor=cls is not None and name in ("__init__", "__new__"),
             is_static=is_static,
         )
 
     @staticmethod
-    def _mark_tests(facts: FileFacts, emitted: list[tuple[Node, MethodFacts]]) -> None:
+    def _mark_tests(facts: FileFacts, emitted: list[tuple[Node, MethodFacts]], naming: PythonNaming) -> None:
+        """Tests by pytest's rules as the project sets them (python_functions, python_classes) and unittest's
+        (test* methods of TestCase subclasses, whatever python_classes says)."""
         by_qual = {c.qualname: c for c in facts.classes}
         for _, mf in emitted:
             fixture = any(d.startswith(("@pytest.fixture", "@fixture", "@pytest_asyncio.fixture")) for d in mf.modifiers)
@@ -242,17 +250,21 @@ class PythonExtractor:
                 mf.is_fixture = True
                 mf.is_setup = mf.name in SETUP_NAMES or fixture
                 continue
-            if not mf.name.startswith("test"):
-                continue
             if mf.class_name is None:
-                mf.is_test, mf.framework = True, "pytest"
+                if naming.is_test_function(mf.name):
+                    mf.is_test, mf.framework = True, "pytest"
                 continue
             cls = by_qual.get(mf.class_name)
             if cls is None:
                 continue
-            mf.is_test = True
-            cls.is_test_class = True
-            mf.framework = "unittest" if _is_unittest(cls, by_qual) else "pytest"
+            unittest = _is_unittest(cls, by_qual)
+            if unittest and mf.name.startswith("test"):
+                mf.is_test, mf.framework = True, "unittest"
+            elif naming.is_test_function(mf.name) and (not naming.custom or naming.is_test_class(cls.name)
+                                                        or unittest):
+                mf.is_test, mf.framework = True, "unittest" if unittest else "pytest"
+            if mf.is_test:
+                cls.is_test_class = True
         for cls in facts.classes:
             if cls.is_test_class and "." in cls.qualname:
                 cls.is_nested_test = True
@@ -269,21 +281,36 @@ class PythonExtractor:
             i = spans.find(node.start_byte, node.end_byte)
             if i is not None:
                 raw[i].append((node, syntax.text(caps["name"][0], src)))
+        for node in found.get("returns", ()):
+            i = spans.find(node.start_byte, node.end_byte)
+            if i is not None and emitted[i][1].return_type is None and len(emitted[i][1].returns) < 4:
+                for desc in returns_of(node, src):
+                    if desc not in emitted[i][1].returns:
+                        emitted[i][1].returns += (desc,)
         detailed = {i for i, (_, mf) in enumerate(emitted) if mf.is_test or mf.is_setup or mf.is_fixture}
         scopes: dict[int, dict] = {i: {} for i in detailed}
-        asserts: dict[int, list[tuple[int, int]]] = {i: [] for i in detailed}
+        asserts: dict[int, list[Node]] = {i: [] for i in detailed}
+        raises: dict[int, list[Node]] = {i: [] for i in detailed}
+        protocols: dict[int, list[tuple[Node, str]]] = {i: [] for i in detailed}
         if detailed:
             self._collect_scopes(found.get("locals", []), src, spans, scopes)
             for caps in found.get("assertions", []):
                 if "assert" in caps:
                     node = caps["assert"][0]
+                    i = spans.find(node.start_byte, node.end_byte)
+                    if i in asserts:
+                        asserts[i].append(node)
                 elif syntax.text(caps["ctx_name"][0], src) in RAISES_CONTEXTS:
                     node = caps["with_assert"][0]
-                else:
-                    continue
-                i = spans.find(node.start_byte, node.end_byte)
-                if i in asserts:
-                    asserts[i].append((node.start_byte, node.end_byte))
+                    i = spans.find(node.start_byte, node.end_byte)
+                    if i in raises:
+                        raises[i].append(node)
+            for caps in found.get("protocols", []):
+                for what, nodes in caps.items():
+                    node = nodes[0]
+                    i = spans.find(node.start_byte, node.end_byte)
+                    if i in protocols:
+                        protocols[i].append((node, what))
         by_qual = {c.qualname: c for c in facts.classes}
         imported = {imp.alias for imp in facts.imports}
         order = sorted(range(len(emitted)), key=lambda i: (not emitted[i][1].is_setup, i))  # setups first: they type self.x
@@ -295,35 +322,52 @@ class PythonExtractor:
                 continue
             cls = by_qual.get(mf.class_name) if mf.class_name else None
             scope = scopes[i]
-            if plist := node.child_by_field_name("parameters"):
-                for p in plist.named_children:
-                    if p.type == "identifier":
-                        pname = syntax.text(p, src)
-                        if pname not in ("self", "cls") and pname not in scope:
-                            scope[pname] = ("fixture", pname)
-            index_of: dict[int, int] = {}
-            spans_assert = list(asserts.get(i, []))
+            plist = node.child_by_field_name("parameters")
+            defaults = (plist.start_byte, plist.end_byte) if plist is not None else (0, 0)
+            for p in plist.named_children if plist is not None else ():
+                pn = p if p.type == "identifier" else (p.child_by_field_name("name") if p.type == "default_parameter" else None)
+                pname = syntax.text(pn, src) if pn is not None and pn.type == "identifier" else ""
+                if pname and pname not in ("self", "cls") and pname not in scope:
+                    scope[pname] = ("fixture", pname)
+            sb = SiteBuilder(src, scope, imported, mf.call_sites)
+            ends: list[int] = []
+            for a in asserts[i]:
+                sb.add_assert_statement(a)
+                ends.append(a.end_byte)
+            for w in raises[i]:
+                sb.add_raises_block(w)
+                ends.append(w.end_byte)
+            events: list[tuple[int, int, Node, str, bool]] = []
+            for cname, bases, cbody in _local_classes(node, src):
+                sb.add_local_class(cname, bases, cbody)
             for cnode, name in calls:
-                if name.startswith("assert") and name not in CALLABLE_ASSERTS:
-                    # plain assertions only mark where "act" ends; they never resolve to repo code
-                    spans_assert.append((cnode.start_byte, cnode.end_byte))
-                    continue
-                for site in self._sites(cnode, name, src, scope, index_of, imported):
-                    index_of.setdefault(cnode.id, len(mf.call_sites))
-                    mf.call_sites.append(site)
-                if _assertion_name(name):
-                    spans_assert.append((cnode.start_byte, cnode.end_byte))
-            if spans_assert:
+                if defaults[0] <= cnode.start_byte < defaults[1]:
+                    continue  # a default value is set-up, never what the test exercises
+                if is_assertion_call(name):
+                    sb.add_assert_call(cnode, name)
+                    if not _is_with_context(cnode):  # `with pytest.raises(E):` ends with its block (above)
+                        ends.append(cnode.end_byte)
+                    if name.startswith("assert") and name not in CALLABLE_ASSERTS:
+                        continue  # plain assertions only mark where "act" ends; they never resolve to repo code
+                events.append((cnode.end_byte, -cnode.start_byte, cnode, name, True))
+            for pnode, what in protocols[i]:
+                if not defaults[0] <= pnode.start_byte < defaults[1]:
+                    events.append((pnode.end_byte, -pnode.start_byte, pnode, what, False))
+            events.sort(key=_event_key)
+            for _, _, enode, what, is_call in events:
+                if is_call:
+                    sb.add_call(enode, what)
+                else:
+                    sb.add_protocol(enode, what)
+            sb.finish()
+            if ends:
                 mf.has_assert = True
-                mf.first_assert_end = min(spans_assert)[1]
+                mf.first_assert_end = min(ends)
             if mf.is_setup and cls is not None:
-                for var, desc in list(scope.items()):
-                    if var.startswith("self."):
-                        if desc[0] == "expr":
-                            desc = self._value_type(desc[1], src, scope, index_of, imported)
-                        cls.attr_types.setdefault(var[5:], _portable(desc, mf.call_sites))
+                for var in [v for v in scope if v.startswith("self.")]:  # (their first binding)
+                    cls.attr_types.setdefault(var[5:], portable(sb.type_of_scoped(var), mf.call_sites))
             if mf.is_fixture and mf.class_name is None:
-                ret = self._returned(node, src, scope, index_of, mf.call_sites, imported)
+                ret = sb.returned(node)
                 if ret is not None:
                     facts.fixture_types[mf.name] = ret
 
@@ -341,129 +385,60 @@ class PythonExtractor:
             else:
                 continue
             scopes[i].setdefault(var, desc)
-
-    def _sites(self, node: Node, name: str, src: bytes, scope: dict, index_of: dict[int, int], imported: set[str]):
-        fn = node.child_by_field_name("function")
-        args = node.child_by_field_name("arguments")
-        argn = [a for a in args.named_children if a.type != "comment"] if args is not None and args.type == "argument_list" else []
-        nargs = None if any(a.type in ("list_splat", "dictionary_splat") for a in argn) else len(argn)
-        if fn.type == "identifier":
-            receiver: tuple = ("global",)
-        else:
-            receiver = self._type_of(fn.child_by_field_name("object"), src, scope, index_of, imported)
-        yield CallSite(name=name, receiver=receiver, nargs=nargs, end=node.end_byte,
-                       is_new=fn.type == "identifier" and name[:1].isupper())
-        # str(x), len(x), ... call x.__str__(), x.__len__(), ...
-        if fn.type == "identifier" and name in BUILTIN_DUNDERS and nargs == 1 and argn[0].type != "keyword_argument":
-            yield CallSite(name=BUILTIN_DUNDERS[name], receiver=self._type_of(argn[0], src, scope, index_of, imported),
-                           nargs=0, end=node.end_byte - 1)
-        # self.assertRaises(E, func, *args) / pytest.raises(E, func, *args): func is called with the rest.
-        if name in CALLABLE_ASSERTS and len(argn) >= 2 and argn[1].type in ("identifier", "attribute"):
-            target = argn[1]
-            if target.type == "identifier":
-                tname, trecv = syntax.text(target, src), ("global",)
-            else:
-                tname = syntax.text(target.child_by_field_name("attribute"), src)
-                trecv = self._type_of(target.child_by_field_name("object"), src, scope, index_of, imported)
-            rest = [a for a in argn[2:] if a.type != "keyword_argument"]
-            yield CallSite(name=tname, receiver=trecv, nargs=None if nargs is None else len(rest), end=node.end_byte - 1)
-
-    def _type_of(self, node: Node | None, src: bytes, scope: dict, index_of: dict[int, int], imported: set[str]) -> tuple:
-        if node is None:
-            return ("unknown", "")
-        t = node.type
-        if t == "identifier":
-            name = syntax.text(node, src)
-            if name in ("self", "cls"):
-                return ("self",)
-            if name in scope:
-                desc = scope[name]
-                if desc[0] == "expr":
-                    desc = self._value_type(desc[1], src, scope, index_of, imported)
-                    scope[name] = desc
-                return desc
-            return ("static", name)
-        if t == "attribute":
-            obj = node.child_by_field_name("object")
-            attr = syntax.text(node.child_by_field_name("attribute"), src)
-            if obj is not None and obj.type == "identifier":
-                oname = syntax.text(obj, src)
-                if oname == "self":
-                    key = f"self.{attr}"
-                    if key in scope:
-                        desc = scope[key]
-                        if desc[0] == "expr":
-                            desc = self._value_type(desc[1], src, scope, index_of, imported)
-                            scope[key] = desc
-                        return desc
-                    return ("selfattr", attr)
-            dotted = syntax.text(node, src)
-            if re.fullmatch(r"[\w.]+", dotted) and dotted.split(".", 1)[0] in imported and dotted.split(".", 1)[0] not in scope:
-                return ("static", dotted)
-            return ("unknown", attr)
-        if t == "call":
-            if node.id in index_of:
-                return ("call", index_of[node.id])
-            return self._value_type(node, src, scope, index_of, imported)
-        if t == "parenthesized_expression" and node.named_child_count:
-            return self._type_of(node.named_children[0], src, scope, index_of, imported)
-        if t == "string":
-            return ("type", "str")
-        return ("unknown", "")
-
-    def _value_type(self, value: Node, src: bytes, scope: dict, index_of: dict[int, int], imported: set[str]) -> tuple:
-        """The type a value expression gives the name it is bound to."""
-        if value.type == "await" and value.named_child_count:
-            value = value.named_children[0]
-        if value.type == "call":
-            fn = value.child_by_field_name("function")
-            if fn is not None and (fn.type == "identifier" or (fn.type == "attribute" and re.fullmatch(r"[\w.]+", syntax.text(fn, src)))):
-                dotted = syntax.text(fn, src)
-                head = dotted.split(".", 1)[0]
-                if head == "self" or head in scope:
-                    if value.id in index_of:
-                        return ("call", index_of[value.id])
-                    return ("unknown", "")
-                return ("result", dotted)
-            if value.id in index_of:
-                return ("call", index_of[value.id])
-            return ("unknown", "")
-        return self._type_of(value, src, scope, index_of, imported) if value.type in ("identifier", "attribute") else ("unknown", "")
-
-    def _returned(self, node: Node, src: bytes, scope: dict, index_of, sites, imported) -> tuple | None:
-        """What a fixture returns or yields, when it is a constructor/function call or a typed name."""
-        body = node.child_by_field_name("body")
-        for stmt in body.named_children if body is not None else []:
-            target = None
-            if stmt.type == "return_statement" and stmt.named_child_count:
-                target = stmt.named_children[0]
-            elif stmt.type == "expression_statement" and stmt.named_child_count and stmt.named_children[0].type == "yield":
-                y = stmt.named_children[0]
-                target = y.named_children[0] if y.named_child_count else None
-            if target is None:
-                continue
-            if target.type == "call":
-                fn = target.child_by_field_name("function")
-                dotted = syntax.text(fn, src)
-                if re.fullmatch(r"[\w.]+", dotted) and dotted.split(".", 1)[0] not in scope:
-                    return ("result", dotted)
-            desc = self._type_of(target, src, scope, index_of, imported)
-            return _portable(desc, sites)
-        return None
+            scopes[i].setdefault(_REBOUND, {}).setdefault(var, []).append([bind.end_byte, desc])
 
 
-def _portable(desc: tuple, sites: list[CallSite]) -> tuple:
-    """A receiver usable outside the method it came from (no call indexes, no nodes)."""
-    if desc[0] == "expr":
-        return ("unknown", "")
-    if desc[0] == "call":
-        site = sites[desc[1]]
-        if site.receiver[0] == "global":
-            return ("result", site.name)
-        if site.receiver[0] == "static":
-            return ("result", f"{site.receiver[1]}.{site.name}")
-        return ("unknown", "")
-    return desc
+def _local_classes(func: Node, src: bytes) -> list[tuple[str, tuple[str, ...], Node]]:
+    """Classes a function defines at its top level: (name, base names, body)."""
+    body = func.child_by_field_name("body")
+    out = []
+    for stmt in body.named_children if body is not None else ():
+        node = stmt.child_by_field_name("definition") if stmt.type == "decorated_definition" else stmt
+        if node is not None and node.type == "class_definition":
+            b, sup = node.child_by_field_name("body"), node.child_by_field_name("superclasses")
+            bases = tuple(syntax.text(c, src) for c in (sup.named_children if sup is not None else ())
+                          if c.type in ("identifier", "attribute"))
+            if b is not None:
+                out.append((syntax.text(node.child_by_field_name("name"), src), bases, b))
+    return out
+
+
+_REBOUND = " rebound"  # scope key holding every binding of each name with where it takes effect (python_sites)
+
+
+def _is_with_context(call: Node) -> bool:
+    """Whether a call is the context expression of a with-item (`with pytest.raises(E) as e:`)."""
+    p = call.parent
+    if p is not None and p.type == "as_pattern":
+        p = p.parent
+    return p is not None and p.type == "with_item"
+
+
+def _event_key(e: tuple) -> tuple[int, int]:
+    return e[0], e[1]
+
+
+def _bound_values(assignments: list[Node], src: bytes) -> dict[str, str]:
+    """`NAME = callee(...)` -> {NAME: dotted callee}, `NAME = other.name` -> {NAME: "=other.name"} (module variables,
+    class-level aliases such as `__le__ = __lt__` or `next = __next__`)."""
+    out: dict[str, str] = {}
+    for asg in assignments:
+        left, right = asg.child_by_field_name("left"), asg.child_by_field_name("right")
+        if left is None or right is None or left.type != "identifier":
+            continue
+        if right.type in ("identifier", "attribute"):
+            text = syntax.text(right, src)
+            if _DOTTED_NAME.fullmatch(text):
+                out[syntax.text(left, src)] = "=" + text
+        elif right.type == "call":
+            fn = right.child_by_field_name("function")
+            text = syntax.text(fn, src) if fn is not None else ""
+            if _DOTTED_NAME.fullmatch(text):
+                out[syntax.text(left, src)] = text
+    return out
+
+
+_DOTTED_NAME = re.compile(r"[A-Za-z_][\w.]*")
 
 
 def _scope_of(node: Node) -> Node | None:
@@ -480,6 +455,18 @@ def _decorators(outer: Node, src: bytes) -> list[str]:
     if outer.type != "decorated_definition":
         return []
     return [one_line(syntax.text(c, src)) for c in outer.named_children if c.type == "decorator"]
+
+
+def _defines_testcase(root: Node, src: bytes) -> bool:
+    """Whether a module defines (at top level) a class deriving from something named *TestCase."""
+    for node in root.named_children:
+        if node.type == "decorated_definition":
+            node = node.child_by_field_name("definition") or node
+        if node.type == "class_definition":
+            sup = node.child_by_field_name("superclasses")
+            if sup is not None and any(syntax.text(b, src).endswith("TestCase") for b in sup.named_children):
+                return True
+    return False
 
 
 def _is_unittest(cls: ClassFacts, by_qual: dict[str, ClassFacts], depth: int = 0) -> bool:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 #   ("result", "m.f")    Python: the value returned by calling the name m.f (an instance when m.f is a class)
 #   ("selfattr", "x")    Python: self.x, typed by the test class's setUp/fixtures (ClassFacts.attr_types)
 #   ("fixture", "calc")  Python: a test parameter filled by the pytest fixture `calc`
+#   ("literal", "list")  Python: a literal value (never repository code)
 #   ("unknown", "")      anything else
 Receiver = tuple
 
@@ -35,8 +36,14 @@ class CallSite:
     end: int = 0  # byte offset where the call ends (evaluation order)
     is_new: bool = False  # Java `new Foo(...)` / Python `Foo(...)` that may be a constructor
     # Java: "check" inside an assertion's arguments (assertEquals(1, x.size())), "act" inside one that runs its
-    # argument (assertThrows(E.class, () -> x.parse(s))), "" elsewhere
+    # argument (assertThrows(E.class, () -> x.parse(s))), "" elsewhere. Python: "check" inside an assert, "expected"
+    # in the expected side of one (`assert actual == expected`, assertEqual(actual, expected)), "act" in a
+    # pytest.raises / assertRaises block or callable
     assert_role: str = ""
+    arg_of: int | None = None  # index of the call site whose arguments hold this call (Python), else None
+    attr: str | None = None  # Python attribute protocol sites (__getattr__/__setattr__/__delattr__): the attribute
+    protocol: bool = False  # Python: run by an operator, a builtin or a statement (x in r, len(r), for, with, r[k])
+    via: int | None = None  # Java: the call site whose result the receiver variable was initialised with
 
 
 @dataclass(slots=True)
@@ -68,6 +75,11 @@ class MethodFacts:
     has_assert: bool = False
     framework: str | None = None
     has_error: bool = False  # tree-sitter found a syntax error inside
+    # Python functions without a return annotation: what their return statements return, as the callee's dotted
+    # text (`PBag` for `return PBag(...)`, `_EMPTY.extend` for `return _EMPTY.extend(x)`), `self` (self, cls(...),
+    # self.__class__(...)) or `=name` for a plain name; the mapper types factory results with it
+    returns: tuple[str, ...] = ()
+    has_body: bool = True  # Java: False for abstract and interface methods without a default body
 
     @property
     def arity_text(self) -> str:
@@ -94,6 +106,8 @@ class ClassFacts:
     attr_types: dict[str, Receiver] = field(default_factory=dict)  # Python test classes: self.x -> type
     # Java: field name -> class it is created as (`Parser p = new StrictParser()`, or assigned so in a set-up method)
     field_news: dict[str, str] = field(default_factory=dict)
+    # Python: class-level aliases `__le__ = __lt__`, `next = __next__`, `count = Sequence.count` (name -> dotted text)
+    aliases: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -120,5 +134,7 @@ class FileFacts:
     methods: list[MethodFacts] = field(default_factory=list)
     module_fields: list[str] = field(default_factory=list)  # Python module-level assignments
     fixture_types: dict[str, Receiver] = field(default_factory=dict)  # pytest fixture name -> returned type
+    # Python module-level `NAME = callee(...)` (callee's dotted text) and `NAME = other` (`=other`)
+    module_vars: dict[str, str] = field(default_factory=dict)
     syntax_errors: int = 0  # definitions skipped because tree-sitter marked them ERROR
     root_has_error: bool = False

@@ -83,9 +83,9 @@ def type_score(arg: str | None, param: str | None) -> int | None:
             return None
         return 1 if p not in _STRINGISH else None
     if arg == "String":
-        if p in _STRINGISH:
-            return 1
-        return None if p in _PRIMITIVE_WIDEN or p in ("boolean", "double") or p in _BOXED.values() else 1
+        # String is final: it can only be passed as itself or one of its supertypes (or a type variable, above)
+        base = p.split("<")[0].rsplit(".", 1)[-1]
+        return 1 if base in _STRINGISH or base in ("Constable", "ConstantDesc") else None
     if p in _PRIMITIVE_WIDEN or p in ("boolean", "double"):
         return None if arg not in _UNBOXED else 1
     sups = _JDK_SUPERTYPES.get(arg)
@@ -127,7 +127,14 @@ def choose_overload(methods: list[MethodRef], site: CallSite, repo_types=None) -
     if not scored:
         return []
     best = max(s for s, _ in scored)
-    return [m for s, m in scored if s == best]
+    tied = [m for s, m in scored if s == best]
+    if len(tied) > 1:  # Java picks the most specific: a null or unknown argument goes to a non-Object parameter
+        for i, a in enumerate(site.arg_types):
+            if a in (None, "null"):
+                specific = [m for m in tied if i < len(m.param_types) and (m.param_types[i] or "Object") != "Object"]
+                if specific and len(specific) < len(tied):
+                    tied = specific
+    return tied
 
 
 class JavaFocalRules:
@@ -140,6 +147,7 @@ class JavaFocalRules:
         self._overload_cache: dict[tuple, list[MethodRef]] = {}
         self._assignable_cache: dict[tuple[str, str], bool] = {}
         self._helpers_cache: dict[ClassRef | None, set[str]] = {}
+        self._children: dict[str, list[ClassRef]] | None = None  # simple base name -> repository subclasses
 
     # -- focal class ---------------------------------------------------------------------------
 
@@ -284,14 +292,23 @@ class JavaFocalRules:
         return any(self.is_supertype(t, s) for s in sources for t in targets)
 
     def is_supertype(self, sup: ClassRef, cls: ClassRef, depth: int = 0) -> bool:
-        """Whether ``sup`` is a (transitive) superclass or interface of ``cls`` within the repo."""
+        """Whether ``sup`` is a (transitive) superclass or interface of ``cls`` within the repo (memoised)."""
+        if depth == 0:
+            key = ("sup", id(sup), id(cls))
+            found = self._assignable_cache.get(key)  # type: ignore[arg-type]
+            if found is None:
+                found = self._assignable_cache[key] = self._is_supertype(sup, cls, 0)  # type: ignore[index]
+            return found
+        return self._is_supertype(sup, cls, depth)
+
+    def _is_supertype(self, sup: ClassRef, cls: ClassRef, depth: int) -> bool:
         if depth > 5:
             return False
         for base in cls.bases:
             if base == sup.name:
                 return True
             for b in self.index.focal_classes(base):
-                if b is not cls and self.is_supertype(sup, b, depth + 1):
+                if b is not cls and self._is_supertype(sup, b, depth + 1):
                     return True
         return False
 
@@ -312,6 +329,11 @@ class JavaFocalRules:
                     cls = scope.classes[0]
             if cls is not None:
                 targets = self._overloads(cls, site, site.is_new)
+                if targets and not site.is_new and not any(t.has_body for t in targets) and site.receiver[0] != "const":
+                    targets = self._implementation(targets) or targets
+                if site.receiver[0] == "const" and targets and not any(t.has_body for t in targets):
+                    # Converter.DATE.apply(s): the constant's body is a lambda or an anonymous class, no method we see
+                    targets = []
             elif not strong and not site.is_new:  # receiver of unknown type: by name in the focal class (weak)
                 strong = False
                 for c in scope.classes:
@@ -319,7 +341,42 @@ class JavaFocalRules:
                     if targets:
                         cls = c
                         break
-            out.append(Resolved(i, site, cls, targets, strong))
+            r = Resolved(i, site, cls, targets, strong)
+            r.helper = site.receiver == ("self",) and site.name in helpers
+            out.append(r)
+        return out
+
+    def _implementation(self, declared: list[MethodRef]) -> list[MethodRef]:
+        """For a call bound to a bodiless interface/abstract method: the body that runs when exactly one repository
+        class below its declaring type declares one (Template.apply -> BaseTemplate.apply), else nothing."""
+        if len(declared) != 1 or declared[0].cls is None:
+            return []
+        decl = declared[0]
+        key = ("impl", id(decl))
+        found = self._overload_cache.get(key)
+        if found is None:
+            found = []
+            for cls in self._subclasses(decl.cls):
+                found += [m for m in cls.by_name(decl.name) if m.has_body and m.param_types == decl.param_types]
+            found = found if len(found) == 1 else []
+            self._overload_cache[key] = found
+        return list(found)
+
+    def _subclasses(self, root: ClassRef) -> list[ClassRef]:
+        """Repository classes (outside test files) that extend or implement ``root``, transitively."""
+        if self._children is None:
+            self._children = {}
+            for c in self.index.classes.values():
+                if not c.in_test_file:
+                    for b in c.bases:
+                        self._children.setdefault(b, []).append(c)
+        out, todo, seen = [], [root], {id(root)}
+        while todo:
+            for child in self._children.get(todo.pop().name, ()):
+                if id(child) not in seen:
+                    seen.add(id(child))
+                    out.append(child)
+                    todo.append(child)
         return out
 
     def _overloads(self, cls: ClassRef, site: CallSite, constructors: bool = False) -> list[MethodRef]:
@@ -377,7 +434,7 @@ class JavaFocalRules:
             made = self.class_named(site.receiver[2], test, scope)
             if made is not None and self.members(made, site.name):
                 return made, True
-        if kind in ("type", "static"):
+        if kind in ("type", "static", "const"):
             return self.class_named(site.receiver[1], test, scope), True
         if kind == "self":
             if site.name in helpers:
@@ -396,6 +453,8 @@ class JavaFocalRules:
             if prev.site.is_new:
                 return prev.cls, prev.strong
             m = prev.method
+            if m is None and prev.targets and len({t.return_type for t in prev.targets}) == 1:
+                m = prev.targets[0]  # overloads not told apart, but they all return the same type
             if m is None or not m.return_type:
                 return None, False
             rtype = m.return_type.split("<")[0].split(".")[-1].strip()

@@ -5,8 +5,16 @@ closest by path), else the single repo module the test imports names from. Focal
 name without `Test` (`TestCalculator` → `Calculator`) in the focal module, among imported names, or unique
 in the repo; a pytest class named after a function (`class TestAdd`) offers `add` to the `name` heuristic.
 Calls are typed through imports (`from pkg.mod import f`, `import pkg.mod as m`, re-exports in
-`__init__.py`, star imports), constructor calls, annotations, `self.x` set in setUp/fixtures, and pytest
-fixtures (their returned value, from the test file or a conftest.py above it). Fixtures are never focal.
+`__init__.py`, star imports), constructor calls, annotations, `self.x` set in setUp/fixtures, pytest
+fixtures (their returned value, from the test file or a conftest.py above it), and what functions return
+(`return PBag(...)`, `return self`, `return _EMPTY.extend(x)`, read by the extractor): a factory function's
+result is an instance of the class it builds. Fixtures are never focal.
+
+Protocol sites (python_sites.py: `x in r`, `r[k]`, `len(r)`, `for x in r`, `r.attr`...) bind to the dunder
+(or property) of the receiver's class, found along its repository bases and class-level aliases
+(`__le__ = __lt__`); a class whose protocol comes from a builtin base (`count = Sequence.count`, a dict
+subclass without `__getitem__`) binds to nothing. Constructing a class binds to the `__init__` or `__new__`
+of the first class in its bases that defines one.
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ from dataclasses import dataclass
 from codecustom.mining.facts import CallSite
 from codecustom.mining.index import ClassRef, CodeIndex, MethodRef, ModuleRef, TestRef, common_prefix_len
 from codecustom.mining.mapping import FocalScope, Resolved, strip_test_class
+from codecustom.mining.python_sites import PROTOCOL_FALLBACK
 
 
 @dataclass
@@ -43,6 +52,7 @@ class PythonFocalRules:
         self.index = index
         self._bindings: dict[str, dict[str, Target | None]] = {}
         self._scopes: dict[str, FocalScope] = {}
+        self._returns: dict[int, Instance | None] = {}
 
     # -- name resolution ----------------------------------------------------------------------
 
@@ -65,6 +75,11 @@ class PythonFocalRules:
                 return target.classes[name]
             if target.functions.get(name):
                 return list(target.functions[name])
+            bound = target.module_vars.get(name)
+            if bound and not bound.startswith("=") and depth < 4:  # `print_errors = log_errors(print)`: an instance
+                made = self.resolve_in_module(bound, target)
+                if isinstance(made, ClassRef):
+                    return Instance(made)
             for imp in target.imports:
                 if imp.alias == name:
                     return self._import_target(imp, target.path, depth + 1)
@@ -87,15 +102,58 @@ class PythonFocalRules:
         return None
 
     def members(self, cls: ClassRef, name: str, depth: int = 0) -> list[MethodRef]:
+        """The methods a lookup of ``name`` on ``cls`` finds: its own, a class-level alias (`__le__ = __lt__`;
+        one naming something outside the repository, `count = Sequence.count`, finds nothing), then its
+        repository bases in order."""
         found = [m for m in cls.methods if m.name == name]
-        if found or depth >= 4:
+        if found or depth >= 6:
             return found
+        alias = cls.aliases.get(name)
+        if alias is not None:
+            if alias.startswith("=") and alias[1:] != name:
+                owner, _, target = alias[1:].rpartition(".")
+                if not owner:
+                    return self.members(cls, target, depth + 1)
+                for c in self.index.focal_classes(owner.rsplit(".", 1)[-1]):
+                    return self.members(c, target, depth + 1)
+            return []  # bound to something else in the class body: not a method we can see
         for base in cls.bases:
             for b in self.index.focal_classes(base):
                 if b is not cls:
                     found = self.members(b, name, depth + 1)
                     if found:
                         return found
+        return []
+
+    def constructors(self, cls: ClassRef, depth: int = 0) -> list[MethodRef]:
+        """`__init__` (else `__new__`) of the first class along ``cls``'s bases that defines one."""
+        own = [m for m in cls.methods if m.name == "__init__"] or [m for m in cls.methods if m.name == "__new__"]
+        if own or depth >= 6:
+            return own
+        for base in cls.bases:
+            for b in self.index.focal_classes(base):
+                if b is not cls:
+                    found = self.constructors(b, depth + 1)
+                    if found:
+                        return found
+        return []
+
+    def protocol(self, cls: ClassRef, site: CallSite) -> list[MethodRef]:
+        """What a protocol site runs on an instance of ``cls``: an attribute's property/method, else the dunder
+        (following PROTOCOL_FALLBACK: str() runs __repr__ when a class has no __str__)."""
+        if site.attr is not None:
+            if site.name == "__getattr__":
+                own = [m for m in self.members(cls, site.attr) if m.accepts(0)]
+                if own:
+                    return own
+                return self.members(cls, "__getattr__") or self.members(cls, "__getattribute__")
+            return self.members(cls, site.name)
+        name: str | None = site.name
+        while name:
+            found = self.members(cls, name)
+            if found:
+                return found[-1:]
+            name = PROTOCOL_FALLBACK.get(name)
         return []
 
     def _import_target(self, imp, from_path: str, depth: int = 0) -> Target | None:
@@ -123,8 +181,12 @@ class PythonFocalRules:
                 continue
             head = imp.alias.split(".")[0] if imp.name is None and imp.alias == imp.module else imp.alias
             b[head] = self._import_target(imp, mod.path) if head == imp.alias else _Package(head)
-        for name in list(mod.classes) + list(mod.functions):
+        for name in mod.functions:
             b[name] = None  # defined in the test file: test code, not focal
+        for name, cls in mod.classes.items():
+            # a class the test file defines is test code, but one deriving from a repository class runs what it
+            # inherits (`class FloatToIntMap(CheckedPMap)`: constructing it runs CheckedPMap.__new__)
+            b[name] = cls if not cls.is_test_class and any(self.index.focal_classes(base) for base in cls.bases) else None
         b["__stars__"] = stars  # type: ignore[assignment]
         self._bindings[mod.path] = b
         return b
@@ -228,26 +290,49 @@ class PythonFocalRules:
             value, strong = self._receiver(site.receiver, test, mod, out, 0)
             cls: ClassRef | None = None
             targets: list[MethodRef] = []
-            if site.receiver[0] == "global":
+            t: Target | None = None
+            factory = False
+            if site.protocol:
+                if isinstance(value, Instance):
+                    cls = value.cls
+                    targets = self.protocol(cls, site)
+                elif site.name == "__call__" and isinstance(value, (ClassRef, list)):
+                    t = value  # a name bound to a class or a function, called
+                    if isinstance(t, ClassRef):
+                        cls, targets, site.is_new = t, choose_overload(self.constructors(t), site), True
+                    else:
+                        targets = choose_overload(t, site)
+                strong = strong or value is not None
+            elif site.receiver[0] == "local" and site.is_new:  # a class the test defines, constructed: its base's
+                base = self._local_base(site.receiver[1], mod)
+                if base is not None:
+                    cls, targets, value, strong = base, choose_overload(self.constructors(base), site), base, True
+                    t = base
+            elif site.receiver[0] == "global":
                 t = self.resolve_name(site.name, mod)
                 value, strong = t, True
                 if isinstance(t, ClassRef):
                     cls = t
-                    targets = choose_overload(self.members(t, "__init__"), site)
+                    targets = choose_overload(self.constructors(t), site)
                     site.is_new = True
                 elif isinstance(t, list):
                     targets = choose_overload(t, site)
+                    factory = True
+                elif isinstance(t, Instance):  # a module-level instance, called
+                    cls, targets = t.cls, self.members(t.cls, "__call__")
             elif value is not None:
                 t = self.attr(value, site.name, mod.path)
+                if isinstance(value, Instance):
+                    cls = value.cls  # known even when the method is not the repository's (count = Sequence.count)
                 if isinstance(t, ClassRef):
                     cls = t
-                    targets = choose_overload(self.members(t, "__init__"), site)
+                    targets = choose_overload(self.constructors(t), site)
                     site.is_new = True
                 elif isinstance(t, list):
                     targets = choose_overload(t, site)
                     cls = value.cls if isinstance(value, Instance) else (value if isinstance(value, ClassRef) else None)
+                    factory = not isinstance(value, Instance)
             elif not strong:  # receiver of unknown type: match by name in the focal scope only (weak)
-                strong = False
                 for m in scope.modules:
                     if m.functions.get(site.name):
                         targets = choose_overload(list(m.functions[site.name]), site)
@@ -255,28 +340,112 @@ class PythonFocalRules:
                 for c in scope.classes:
                     targets = targets or choose_overload(self.members(c, site.name), site)
             r = Resolved(i, site, cls, targets, strong)
-            r.value = self._value_of_call(t if site.receiver[0] == "global" or value is not None else None, targets)
+            if site.receiver[0] == "global" and site.name in mod.functions:
+                r.helper = True  # a function the test file defines
+            if not targets and isinstance(value, Instance) and site.attr is not None:
+                # `pearson_type = _StatsProperty(...)`: reading it runs a descriptor the class body made
+                r.unseen = self._bound_by_call(value.cls, site.attr)
+            elif not targets and site.receiver[0] == "call" and not site.protocol and site.name in self.index.method_names:
+                prev = out[site.receiver[1]] if site.receiver[1] < len(out) else None
+                # a method the repository defines, called on what a repository call returned (type unknown)
+                r.unseen = prev is not None and bool(prev.targets) and prev.value is None
+            if site.protocol:
+                r.value = self._value_of_call(t, targets) if t is not None else self._value_of_call(None, targets)
+            else:
+                r.value = self._value_of_call(t if site.receiver[0] == "global" or value is not None else None, targets)
+            # a function (not a method of an instance, not a class) whose result is an instance of a repository class
+            # makes the object under test: a factory, set-up like a constructor
+            r.factory = factory and not site.is_new and isinstance(r.value, Instance)
             out.append(r)
         return out
 
+    def _bound_by_call(self, cls: ClassRef, name: str, depth: int = 0) -> bool:
+        """Whether the class body (or a repository base's) binds ``name`` to a call's result (a descriptor)."""
+        alias = cls.aliases.get(name)
+        if alias is not None:
+            return not alias.startswith("=")
+        if depth >= 6:
+            return False
+        return any(self._bound_by_call(b, name, depth + 1) for base in cls.bases for b in self.index.focal_classes(base)
+                   if b is not cls)
+
+    def _local_base(self, bases: tuple[str, ...], mod: ModuleRef) -> ClassRef | None:
+        """The first repository class among a test-defined class's bases."""
+        for b in bases:
+            t = self.resolve_name(b, mod)
+            if isinstance(t, ClassRef):
+                return t
+        return None
+
     def _value_of_call(self, target: Target | None, targets: list[MethodRef]) -> Target | None:
-        """What calling the target returns: an instance for a class, the annotated class for a function."""
+        """What calling the target returns: an instance for a class, the annotated or returned class for a function."""
         if isinstance(target, ClassRef):
             return Instance(target)
-        if len(targets) == 1 and targets[0].return_type:
-            rt = targets[0].return_type.strip("'\"").split("[")[0].split("|")[0].strip()
-            if targets[0].cls is not None and rt in ("Self", targets[0].cls.name):
-                return Instance(targets[0].cls)
-            owner = self.index.modules.get(targets[0].path)
-            if owner is not None:
-                t = self.resolve_in_module(rt, owner)
-                if isinstance(t, ClassRef):
-                    return Instance(t)
+        if targets:
+            return self.returned(targets[-1])
+        return None
+
+    def returned(self, m: MethodRef, depth: int = 0) -> Instance | None:
+        """The instance a function or method returns, from its annotation or its return statements (memoised)."""
+        key = id(m)
+        if key in self._returns:
+            return self._returns[key]
+        self._returns[key] = None  # recursion guard
+        found = self._returned(m, depth) if depth < 6 else None
+        self._returns[key] = found
+        return found
+
+    def _returned(self, m: MethodRef, depth: int) -> Instance | None:
+        owner = self.index.modules.get(m.path)
+        if owner is None:
+            return None
+        if m.return_type:
+            rt = m.return_type.strip("'\"").split("[")[0].split("|")[0].strip()
+            if m.cls is not None and rt in ("Self", m.cls.name):
+                return Instance(m.cls)
+            t = self.resolve_in_module(rt, owner)
+            return Instance(t) if isinstance(t, ClassRef) else None
+        found: Instance | None = None
+        for desc in m.returns:  # `return NotImplemented` and the like resolve to nothing and are skipped
+            value = self._descriptor_value(desc, m, owner, depth)
+            if value is None:
+                continue
+            if found is not None and value.cls is not found.cls:
+                return None  # returns instances of different classes (freeze() -> pmap, pvector, pset...)
+            found = value
+        return found
+
+    def _descriptor_value(self, desc: str, m: MethodRef, owner: ModuleRef, depth: int) -> Instance | None:
+        if desc == "self":
+            return Instance(m.cls) if m.cls is not None else None
+        if desc.startswith("="):  # a plain name: a module variable bound to a call
+            bound = owner.module_vars.get(desc[1:])
+            return self._descriptor_value(bound, m, owner, depth + 1) if bound and not bound.startswith("=") else None
+        head, _, rest = desc.partition(".")
+        base: Target | None = None
+        if head == "self" and m.cls is not None and rest:
+            base, desc = Instance(m.cls), rest
+        elif head in owner.module_vars and rest and not owner.module_vars[head].startswith("="):
+            base = self._descriptor_value(owner.module_vars[head], m, owner, depth + 1)
+            desc = rest
+        if base is not None:
+            if "." in desc:
+                return None
+            found = self.members(base.cls, desc) if isinstance(base, Instance) else []
+            return self.returned(found[-1], depth + 1) if found else None
+        t = self.resolve_in_module(desc, owner)
+        if isinstance(t, ClassRef):
+            return Instance(t)
+        if isinstance(t, list) and t:
+            return self.returned(t[-1], depth + 1)
         return None
 
     def resolve_in_module(self, dotted: str, mod: ModuleRef) -> Target | None:
+        """A dotted name as the module that defines it sees it: its classes, functions and imports."""
         head, *rest = dotted.split(".")
         t: Target | None = mod.classes.get(head)
+        if t is None and mod.functions.get(head):
+            t = list(mod.functions[head])
         if t is None:
             for imp in mod.imports:
                 if imp.alias == head:
@@ -303,6 +472,13 @@ class PythonFocalRules:
             if isinstance(t, list):
                 return self._value_of_call(None, t), True
             return None, True
+        if kind == "value":  # a fixture that hands out a name (a function, a class) rather than an instance
+            return self.resolve_name(recv[1], mod) or self.resolve_name(recv[1].rsplit(".", 1)[-1], mod), True
+        if kind == "literal":
+            return None, True
+        if kind == "local":
+            base = self._local_base(recv[1], mod)
+            return (Instance(base) if base is not None else None), True
         if kind == "__class__":
             return Instance(recv[1]), True
         if kind == "__value__":
@@ -347,6 +523,8 @@ class PythonFocalRules:
             conf = self.index.modules.get(posixpath.join(d, "conftest.py") if d else "conftest.py")
             if conf is not None and name in conf.fixture_types:
                 desc = conf.fixture_types[name]
+                if desc[0] == "value":
+                    return ("__value__", self.resolve_name(desc[1], conf))
                 if desc[0] in ("result", "type", "static"):
                     t = self.resolve_name(desc[1], conf)
                     if isinstance(t, ClassRef):

@@ -38,6 +38,8 @@ class MethodRef:
     start_col: int
     offset: int  # byte offset of its record in the method spool
     in_test_file: bool
+    returns: tuple[str, ...] = ()  # Python: what its return statements return (MethodFacts.returns)
+    has_body: bool = True  # Java: False for abstract / bodiless interface methods
 
     def accepts(self, nargs: int | None) -> bool:
         """Whether a call with ``nargs`` arguments can bind to this method."""
@@ -78,6 +80,7 @@ class ClassRef:
     is_nested_test: bool
     in_test_file: bool
     outer: ClassRef | None = None
+    aliases: dict[str, str] = field(default_factory=dict)  # Python: `__le__ = __lt__` (ClassFacts.aliases)
     methods: list[MethodRef] = field(default_factory=list)
     nested: dict[str, ClassRef] = field(default_factory=dict)
     _by_name: dict[str, list[MethodRef]] | None = field(default=None, repr=False)
@@ -109,6 +112,7 @@ class ModuleRef:
     functions: dict[str, list[MethodRef]] = field(default_factory=lambda: defaultdict(list))
     module_fields: tuple[str, ...] = ()
     fixture_types: dict[str, tuple] = field(default_factory=dict)
+    module_vars: dict[str, str] = field(default_factory=dict)  # Python: FileFacts.module_vars
 
 
 class CodeIndex:
@@ -122,6 +126,8 @@ class CodeIndex:
         self.tests: list[TestRef] = []
         self.methods_by_ordinal: dict[int, MethodRef] = {}
         self._focal_classes: dict[str, list[ClassRef]] = {}  # cache of focal_classes(), emptied by add()
+        self.method_names: set[str] = set()  # names of methods and functions outside test files
+        self.file_methods: dict[str, list[MethodRef]] = {}  # path -> its methods in source order
 
     def add(self, facts: FileFacts, ordinals: list[int | None], offsets: list[int | None], ids: list[str]) -> None:
         """Index one file's facts; ``ordinals``/``offsets`` locate each method's spooled record."""
@@ -129,7 +135,7 @@ class CodeIndex:
             self._focal_classes = {}
         mod = ModuleRef(path=facts.path, language=facts.language, package=facts.package, is_test_file=facts.is_test_file,
                         imports=facts.imports, module_fields=tuple(facts.module_fields[:40]),
-                        fixture_types=dict(facts.fixture_types))
+                        fixture_types=dict(facts.fixture_types), module_vars=facts.module_vars)
         self.modules[facts.path] = mod
         if facts.language == "python" and not facts.is_test_file:
             dotted = facts.package.split(".")
@@ -142,7 +148,8 @@ class CodeIndex:
                            package=facts.package, kind=cf.kind, header=cf.header, bases=tuple(cf.bases),
                            modifiers=tuple(cf.modifiers), fields=tuple(cf.fields[:60]), field_types=cf.field_types,
                            attr_types=cf.attr_types, indent=cf.indent, is_test_class=cf.is_test_class,
-                           is_nested_test=cf.is_nested_test, in_test_file=facts.is_test_file, outer=outer)
+                           is_nested_test=cf.is_nested_test, in_test_file=facts.is_test_file, outer=outer,
+                           aliases=cf.aliases)
             by_qual[cf.qualname] = ref
             self.classes[ref.key] = ref
             if outer is not None:
@@ -151,6 +158,7 @@ class CodeIndex:
                 mod.classes[cf.name] = ref
             if not cf.is_test_class:
                 self.classes_by_name[cf.name].append(ref)
+        in_file = self.file_methods[facts.path] = []
         for mf, ordinal, offset, mid in zip(facts.methods, ordinals, offsets, ids):
             if ordinal is None:
                 continue
@@ -160,8 +168,12 @@ class CodeIndex:
                             min_arity=mf.min_arity, max_arity=mf.max_arity, return_type=mf.return_type,
                             is_constructor=mf.is_constructor, is_static=mf.is_static, is_test=mf.is_test,
                             is_fixture=mf.is_fixture, start_line=mf.start_line, start_col=mf.start_col,
-                            offset=offset, in_test_file=facts.is_test_file)
+                            offset=offset, in_test_file=facts.is_test_file, returns=mf.returns,
+                            has_body=mf.has_body)
             self.methods_by_ordinal[ordinal] = ref
+            in_file.append(ref)
+            if not facts.is_test_file:
+                self.method_names.add(mf.name)
             if cls is not None:
                 cls.methods.append(ref)
             else:

@@ -46,12 +46,27 @@ CONFIDENCE = {
     "unique_call": 0.85,
     "last_call": 0.65,
     "untyped_call": 0.55,
+    "entry_point": 0.5,
+}
+# dunders as the words a test name spells them with (test_eq, test_equality, test_repr, test_len, test_iteration)
+DUNDER_WORDS = {
+    "__eq__": ("eq", "equal", "equals", "equality"), "__ne__": ("ne", "notequal", "notequals", "inequality"),
+    "__lt__": ("lt", "lessthan"), "__le__": ("le",), "__gt__": ("gt", "greaterthan"), "__ge__": ("ge",),
+    "__hash__": ("hash", "hashing"), "__repr__": ("repr",), "__str__": ("str",), "__len__": ("len", "length"),
+    "__iter__": ("iter", "iteration", "iterate", "iterator"), "__contains__": ("contains", "in", "membership"),
+    "__getitem__": ("getitem", "indexing", "subscript", "slicing", "slice"), "__setitem__": ("setitem",),
+    "__delitem__": ("delitem",), "__bool__": ("bool", "truthiness"), "__call__": ("call",),
+    "__add__": ("add", "plus", "addition"), "__sub__": ("sub", "minus", "subtraction"), "__or__": ("or", "union"),
+    "__and__": ("and", "intersection"), "__xor__": ("xor",), "__mul__": ("mul", "multiplication"),
+    "__copy__": ("copy",), "__deepcopy__": ("deepcopy",), "__reduce__": ("pickle", "pickling"),
+    "__reduce_ex__": ("pickle", "pickling"), "__dir__": ("dir",), "__getattr__": ("getattr",),
+    "__enter__": ("enter", "context"), "__next__": ("next",), "__reversed__": ("reversed",),
 }
 _CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
 # Name shapes of calls for `last_call`: reading state (accessors), setting a scene up (arrangement), and
 # factories (static of/from/valueOf..., builder create()/build()), which only make the object under test.
-ACCESSOR = re.compile(r"^((get|is|has)([A-Z_]|$)|(size|length|count|contains|equals|hashCode|toString)$|"
-                      r"__(len|eq|repr|str|hash|contains|iter|getitem|bool)__$)")
+ACCESSOR = re.compile(r"^((get|is|has)([A-Z_]|$)|(size|length|count|contains|equals|hashCode|toString|keys|values|"
+                      r"items)$|(to|as)_[a-z]|__(len|eq|ne|repr|str|hash|contains|iter|getitem|bool)__$)")
 ARRANGE = re.compile(r"^((set|with|add|put|push|register|append|insert|init)([A-Z_]|$))")
 FACTORY = re.compile(r"^((of|from|valueOf|copyOf|newInstance|getInstance|builder|create|build)$|new[A-Z])")
 # calls that turn a configured builder into the object it builds
@@ -59,7 +74,7 @@ TERMINAL = {"build", "create", "get"}
 # single abstract methods of the JDK's functional interfaces
 FUNCTIONAL = {"apply", "accept", "test", "get", "run", "call", "compare", "applyasint", "applyaslong",
               "applyasdouble", "getasint", "getaslong", "getasdouble", "getasboolean"}
-CTOR_WORDS = {"constructor", "ctor", "init", "instantiation", "construction", "new", "creation"}
+CTOR_WORDS = {"constructor", "ctor", "init", "instantiation", "instantiate", "construction", "new", "creation"}
 CONJUNCTIONS = {"and", "then", "or", "vs", "plus"}
 
 
@@ -91,11 +106,17 @@ class FocalScope:
         return any(cls.path == mod.path for mod in self.modules)
 
     def named(self, stem: str) -> list[MethodRef]:
-        """Candidate focal methods whose normalised name is ``stem`` (index built once per scope)."""
+        """Candidate focal methods whose normalised name is ``stem`` (index built once per scope); a dunder is named
+        by its words (`eq`, `equality` -> `__eq__`), so `add` never finds `__add__` next to an `add` method."""
         if self._by_norm is None:
             self._by_norm = {}
             for m in self.methods():
-                self._by_norm.setdefault(norm(m.name), []).append(m)
+                for key in name_keys(m.name):
+                    self._by_norm.setdefault(key, []).append(m)
+            for found in self._by_norm.values():
+                plain = [m for m in found if not is_dunder(m.name)]
+                if plain and len(plain) < len(found):
+                    found[:] = plain
         return self._by_norm.get(stem, [])
 
     def methods(self) -> list[MethodRef]:
@@ -124,6 +145,12 @@ class Resolved:
     in_scope: bool = False
     configures: bool = False  # a fluent configuration call whose object a build()/create()/get() then makes
     value: object = None  # what the call returns, when the language rules know (Python)
+    factory: bool = False  # a function that builds the object a test exercises (Python: returns a repo instance)
+    setup: bool = False  # only makes an input: an argument of another repository call, an assertion's expected side
+    helper: bool = False  # a call of the test's own helper method or function
+    unseen: bool = False  # runs repository behaviour we cannot bind (a descriptor, a method of an untyped result)
+    navigates: bool = False  # a dynamic attribute read whose value is only called into
+    produces: bool = False  # returns (an object of another class) what the test then acts on
 
     @property
     def method(self) -> MethodRef | None:
@@ -137,6 +164,7 @@ class Mapping:
     heuristic: str
     confidence: float
     class_rule: str
+    factory: MethodRef | None = None  # the function that built the object the focal method runs on (Python)
 
 
 class FocalRules(Protocol):
@@ -162,6 +190,18 @@ def words(name: str) -> list[str]:
 
 def norm(name: str) -> str:
     return name.replace("_", "").lower()
+
+
+def is_dunder(name: str) -> bool:
+    return len(name) > 4 and name.startswith("__") and name.endswith("__")
+
+
+@functools.lru_cache(maxsize=65536)
+def name_keys(name: str) -> tuple[str, ...]:
+    """The normalised names a test name may call a method by: itself, and for a dunder the words for it."""
+    if is_dunder(name):
+        return DUNDER_WORDS.get(name, (norm(name),))
+    return (norm(name),)
 
 
 def name_stem(name: str) -> list[str]:
@@ -218,17 +258,23 @@ class Mapper:
             # AbstractHelpFormatter) exercises the focal class too
             r.in_scope = bool(r.targets) and (scope.contains(r.targets[0]) or (
                 not r.site.is_new and r.strong and r.cls is not None and scope.contains_class(r.cls)))
+        _mark_setup(resolved)
+        _mark_navigation(resolved)
+        _mark_producers(resolved)
         _mark_configuration(resolved, scope)
-        strong = [r for r in resolved if r.strong and r.targets]
+        strong = [r for r in resolved if r.strong and r.targets and not r.setup]
         in_scope = [r for r in strong if r.in_scope]
         pool = in_scope or strong
         rule = scope.rule if in_scope or not strong else "receiver"
 
-        def done(m: MethodRef, heuristic: str, conf_key: str | None = None) -> Mapping:
+        def done(m: MethodRef, heuristic: str, conf_key: str | None = None) -> Mapping | str:
+            mine = {r.index for r in resolved if m in r.targets}
+            if any(r.unseen and r.site.receiver[0] == "call" and r.site.receiver[1] in mine for r in resolved):
+                return "unseen_call"  # the test goes on to call, on what m returned, a method we cannot bind
             conf = CONFIDENCE[conf_key or heuristic]
-            if rule == "receiver":
+            if rule == "receiver" and heuristic != "entry_point":  # an entry point is always found that way: 0.5
                 conf -= 0.1
-            return Mapping(test, m, heuristic, round(conf, 2), rule)
+            return Mapping(test, m, heuristic, round(conf, 2), rule, _factory_of(m, resolved))
 
         # 1. name
         names = [test.method.name] + scope.name_hints
@@ -239,39 +285,57 @@ class Mapper:
             hit = self._by_name("".join(stem), scope, pool, test, is_class_name=k > 0)
             if isinstance(hit, MethodRef):
                 called = any(hit in r.targets for r in pool)
-                return done(hit, "name", None if called else "name_uncalled")
+                # a function the test is named after, called to make an argument (test_repeatedly: take(2,
+                # repeatedly(f))) is what it tests; a spec object's method passed to an engine is not
+                called = called or (k == 0 and hit.cls is None and any(hit in r.targets for r in resolved
+                                                                        if r.setup and r.strong))
+                # uncalled: only a method with a body, when the test acts on nothing else we can see
+                if called or (not _acts(strong) and hit.has_body):
+                    return done(hit, "name", None if called else "name_uncalled")
             if hit in ("ambiguous_overload", "multi_overload"):
                 return hit
         stem = name_stem(test.method.name)
-        rest = self._after_class_name(stem, scope)
+        rest = self._after_class_name(stem, scope, pool)
         if rest:  # testPairOfObjects in MutablePairTest: the name is `Pair` + `of...`
             hit = self._by_name("".join(rest), scope, pool, test, is_class_name=False)
-            if isinstance(hit, MethodRef):
+            if isinstance(hit, MethodRef) and (any(hit in r.targets for r in pool) or not _acts(strong)):
                 return done(hit, "name", None if any(hit in r.targets for r in pool) else "name_uncalled")
             if hit == "multi_overload":
                 return hit
-        # the name joins two called methods (testPushThenPop, test_parse_and_format): no single focal method
-        if self._conjunction(stem, strong):
+        # the name joins two called methods (testPushThenPop, test_parse_and_format, test_read_seek): no single focal
+        if self._conjunction(stem, strong) or _leading_pair(stem, strong):
             return "conjunction"
         # testGetSetNewLineText: the name names a getter/setter pair the test calls (no single focal method)
         if _names_property_pair(stem, strong):
             return "getter_setter"
-        # 2. name_prefix
-        called = {norm(r.targets[0].name): r for r in pool if not r.site.is_new}
+        # 2. name_prefix (functions the test calls to declare its own classes count: test_pset_field_default)
+        declared = [r for r in resolved if r.setup and r.site.assert_role == "declaration" and r.targets and r.strong]
+        called = {key: r for r in pool + declared if not r.site.is_new for key in name_keys(r.targets[0].name)}
         stems = [(stem, len(stem) - 1)] + ([(rest, len(rest))] if rest else [])
         for ws, longest in stems:
             for k in range(longest, 0, -1):
                 r = called.get("".join(ws[:k]))
                 if r is None:
                     continue
-                m = self._one_overload(r.targets[0].name, pool, test)
+                m = self._one_overload(r.targets[0].name, pool + declared, test)
                 if isinstance(m, MethodRef):
                     return done(m, "name_prefix")
                 return m
+        # a test that only expects an exception (@Test(expected = E.class)) and calls several methods: which one
+        # throws cannot be read from the code
+        if _expects_exception(test):
+            throwers = {(_owner(r.targets[0]), r.targets[0].name) for r in strong if not r.site.is_new}
+            if len(throwers) > 1:
+                return "exception_source"
         # a constructor test: `testConstructorWithPrecision`, `test_init_rejects_negative`
         if stem and stem[0] in CTOR_WORDS and scope.classes and scope.classes[0].constructors():
             hit = self._pick_ctor(scope.classes[0].constructors(), pool)
             return done(hit, "name") if isinstance(hit, MethodRef) else hit
+        if stem and stem[0] in CTOR_WORDS - {"new"} and not scope.classes:  # module scope: the class the test builds
+            made = {id(t): t for r in pool if r.site.is_new for t in r.targets}
+            if made and len({_owner(t) for t in made.values()}) == 1:
+                hit = self._pick_ctor(list(made.values()), pool)
+                return done(hit, "name") if isinstance(hit, MethodRef) else hit
         # the name starts with a focal method the test reaches only through a helper (testEqualsTrue calling
         # checkEquals(...)), while its own calls only build or read objects
         if not any(not r.site.is_new and _kind(r) >= 0 for r in pool):
@@ -289,23 +353,41 @@ class Mapper:
                 if norm(m.name) not in unseen_named:
                     return "named_call_unseen"
                 return plain_done(m, heuristic, conf_key)
+        # an end-to-end test: it builds its input and configuration with the focal class/module (or has none) and
+        # acts through one method elsewhere (glom(target, Flatten()), new ExpressionBuilder(s).build().evaluate()):
+        # that entry point, at a lower confidence
+        entry = self._entry_point(test, strong, in_scope) if scope.classes or scope.modules else None
+        if entry is not None:
+            if isinstance(entry, MethodRef):
+                rule = "receiver"
+                return done(entry, "entry_point")
+            return entry
         # a test whose every call on repository code is an accessor inside an assertion, of several methods, only
         # checks state its set-up made (parsing in setUp, then hasOption and getOptionValue): no single focal method
         checks = [r for r in pool if not r.site.is_new]
         if checks and len(checks) == len(pool) and all(_kind(r) == -2 for r in checks):
             if len({(_owner(r.targets[0]), r.targets[0].name) for r in checks}) > 1:
                 return "checks_only"
-        # 3. unique_call
-        distinct = {id(t): t for r in pool if not r.site.is_new for t in r.targets}
+        # a test that only reads what it made is about making it: the constructor or factory (test_instantiate,
+        # BoxList(rows) then len/[0]); unless it calls something on it we cannot see (count = Sequence.count)
+        made = self._made_only(pool, resolved, test)
+        if made is not None:
+            return done(made, "unique_call") if isinstance(made, MethodRef) else made
+        # 3. unique_call (factories only when the test calls nothing else: then it is about the factory)
+        acting = [r for r in pool if not r.site.is_new and not r.factory and not r.configures and not _is_check(r)]
+        if not acting:
+            acting = [r for r in pool if not r.site.is_new]
+        distinct = {id(t): t for r in acting for t in r.targets}
         groups = {(t.cls.key if t.cls else t.path, t.name) for t in distinct.values()}
         if len(groups) == 1:
-            m = self._one_overload(next(iter(distinct.values())).name, pool, test)
+            m = self._one_overload(next(iter(distinct.values())).name, acting, test)
             return done(m, "unique_call") if isinstance(m, MethodRef) else m
         # calls on the focal class that bind to nothing we can see (implicit record accessors, inherited
         # library methods) mean the test exercises more than a constructor
         unseen = any(r.strong and not r.targets and not r.site.is_new and r.cls is not None and scope.contains_class(r.cls)
                      for r in resolved)
-        if not groups and not unseen:
+        helpers = any(r.helper for r in resolved)  # a helper of the test class gets the object and does the work
+        if not groups and not unseen and not helpers:
             ctors = {id(t): t for r in pool if r.site.is_new for t in r.targets}
             if len({t.cls.key if t.cls else t.path for t in ctors.values()}) == 1 and len(ctors) >= 1:
                 picked = {id(r.targets[0]) for r in pool if r.site.is_new and len(r.targets) == 1}
@@ -325,10 +407,65 @@ class Mapper:
             return m
         return "no_candidates" if not names_w else "ambiguous"
 
+    def _made_only(self, pool: list[Resolved], resolved: list[Resolved], test: TestRef) -> MethodRef | str | None:
+        """The constructor or factory of a test whose other calls only read (accessors, properties, checks)."""
+        makers = [r for r in pool if r.site.is_new or r.factory]
+        readers = [r for r in pool if not r.site.is_new and not r.factory]
+        if not makers or any(r.helper for r in resolved):
+            return None
+        for r in readers:
+            recv = r.site.receiver
+            navigated = recv[0] == "call" and isinstance(recv[1], int) and recv[1] < len(resolved) \
+                and not resolved[recv[1]].site.is_new and not resolved[recv[1]].factory
+            # a lookup on what a read returned (url.query_params['rock']) only navigates
+            if not (_plain_read(r) or (navigated and _kind(r) <= 0 and not r.configures)):
+                return None
+        if any(r.unseen or (r.strong and not r.targets and not r.site.is_new and not r.site.protocol and r.cls is not None
+                            and not r.setup) for r in resolved):
+            return "unseen_call"  # it acts on what it made through a method we cannot see
+        owners = {(_owner(t), t.name) for r in makers for t in r.targets}
+        if len(owners) != 1:
+            return None
+        if makers[0].site.is_new:
+            ctors = [t for r in makers for t in r.targets]
+            return self._pick_ctor(list({id(t): t for t in ctors}.values()), pool)
+        return self._one_overload(makers[0].targets[0].name, makers, test)
+
+    def _entry_point(self, test: TestRef, strong: list[Resolved], in_scope: list[Resolved]) -> MethodRef | str | None:
+        """The one method a test drives the library through when its own acts (before its first assertion ends) all
+        lie outside the focal class/module while the focal scope only arranges (constructors, factories,
+        configuration, arguments) or is checked later; None when that is not the test's shape."""
+        acts = [r for r in strong if not r.in_scope and not r.site.is_new and _kind(r) >= 1]
+        if not acts:
+            return None
+        limit = test.first_assert_end
+        own = [r for r in in_scope if not r.site.is_new and _kind(r) >= 0 and not r.factory and not r.configures]
+        if own and (limit is None or any(r.site.end <= limit for r in own)):
+            return None  # the focal scope is acted on: the ordinary heuristics decide
+        first = [r for r in acts if limit is None or r.site.end <= limit] or acts
+        best = max(_kind(r) for r in first)
+        chosen = [r for r in first if _kind(r) == best][-1]
+        key = (_owner(chosen.targets[0]), chosen.targets[0].name)
+        if any((_owner(r.targets[0]), r.targets[0].name) != key for r in acts if _kind(r) == 2):
+            return "multi_act"
+        return self._one_overload(chosen.targets[0].name, acts, test)
+
     @staticmethod
-    def _after_class_name(stem: list[str], scope: FocalScope) -> list[str]:
-        """The words after a leading (tail of the) focal class name: `pair of objects` in MutablePairTest -> `of objects`."""
-        if not scope.classes or len(stem) < 2:
+    def _after_class_name(stem: list[str], scope: FocalScope, pool: list[Resolved]) -> list[str]:
+        """The words after a leading (tail of the) focal class name: `pair of objects` in MutablePairTest -> `of objects`;
+        in a module scope, after the whole name of one of its classes (`FunctionBuilder add arg` -> `add arg`); with
+        no focal scope, after the whole name of a class the test constructs (test_path_eq_t building Path)."""
+        if len(stem) < 2:
+            return []
+        if not scope.classes:
+            classes = [c for mod in scope.modules for c in mod.classes.values()]
+            if not scope.modules:
+                classes = list({id(t.cls): t.cls for r in pool if r.site.is_new for t in r.targets
+                                if t.cls is not None}.values())
+            for cls in classes:
+                cw = list(_words(cls.name))
+                if len(stem) > len(cw) and stem[:len(cw)] == cw:
+                    return stem[len(cw):]
             return []
         cw = list(_words(scope.classes[0].name))
         for j in range(len(cw)):
@@ -347,7 +484,8 @@ class Mapper:
             prefix = "".join(ws[:k])
             if len(prefix) < 3 or prefix in CTOR_WORDS or any(c.startswith(prefix) for c in called):
                 continue
-            cands = [m for m in scope.named(prefix) if not m.is_constructor and "private" not in m.modifiers]
+            cands = [m for m in scope.named(prefix) if not m.is_constructor and "private" not in m.modifiers and m.has_body
+                     and not (m.language == "python" and m.name.startswith("_") and not is_dunder(m.name))]
             if not cands or len({(m.cls.key if m.cls else m.path, m.name) for m in cands}) > 1:
                 continue
             if len(cands) == 1:
@@ -470,7 +608,10 @@ class Mapper:
         if all(_kind(r) == -2 for r in before):
             # the first assertion only checks the state set-up left (assertNull(o.getType())): the act comes after it,
             # up to the next check
-            act = next((r for r in calls if r.site.end > limit and r.site.assert_role != "check" and _kind(r) >= 1), None)
+            # (a call inside a later check acts too when the test made its object itself: assertToken(t.nextToken()))
+            made = any(r.site.is_new for r in pool)
+            act = next((r for r in calls if r.site.end > limit and (made or r.site.assert_role != "check") and _kind(r) >= 1),
+                       None)
             if act is not None:
                 nxt = next((r for r in calls if r.site.end > act.site.end and r.site.assert_role == "check"), None)
                 limit = nxt.site.end if nxt is not None else calls[-1].site.end
@@ -513,27 +654,121 @@ def _kind(r: Resolved) -> int:
         return 2
     if r.configures:
         return 1
+    if r.factory or r.produces:
+        return -1
+    if r.site.attr is not None and r.site.name == "__getattr__" and (r.targets[0].name != "__getattr__" or r.navigates):
+        return -2 if r.site.assert_role == "check" else 0  # a property read: inside an assertion it checks
     name = r.targets[0].name
     if FACTORY.match(name):
         return -1
     if ACCESSOR.match(name):
-        return -2 if r.site.assert_role == "check" else 0
+        # a getter read inside an assertion checks; a lookup with arguments (context.get("k")) is behaviour
+        return -2 if r.site.assert_role == "check" and not r.site.nargs else 0
     return 1 if ARRANGE.match(name) else 2
+
+
+def _factory_of(m: MethodRef, resolved: list[Resolved]) -> MethodRef | None:
+    """The factory function whose result the test called ``m`` on (`b().remove(1)` -> `b`), if any."""
+    if m.cls is None:
+        return None
+    factories = [r for r in resolved if r.factory and r.method is not None]
+    for r in resolved:
+        if m not in r.targets:
+            continue
+        recv = r.site.receiver
+        if recv[0] == "call" and isinstance(recv[1], int) and recv[1] < len(resolved) and resolved[recv[1]].factory:
+            return resolved[recv[1]].method
+        if recv[0] == "result":  # a local bound to the factory's result
+            named = [f for f in factories if f.site.name == recv[1].rsplit(".", 1)[-1]]
+            if named:
+                return named[0].method
+    return None
+
+
+def _expects_exception(test: TestRef) -> bool:
+    """JUnit 4 `@Test(expected = E.class)` (the test has no assertion of its own)."""
+    return any(m.startswith("@Test(") and "expected" in m for m in test.method.modifiers)
+
+
+def _plain_read(r: Resolved) -> bool:
+    """A read that does not exercise behaviour of its own: a getter, a property, a comparison or conversion the
+    assertions make; not a lookup through __getitem__/__contains__/__getattr__ (dictionary-like classes)."""
+    if r.configures or r.site.assert_role == "act" or _kind(r) > 0:
+        return False
+    if r.site.protocol and r.site.attr is None:  # len(), iteration, str(): behaviour, unless it is the assert's ==
+        return _is_check(r)
+    return r.targets[0].name not in ("__getitem__", "__contains__", "__getattr__", "__missing__")
+
+
+def _is_check(r: Resolved) -> bool:
+    """An equality (or identity) comparison or a property read making up an assertion: it checks, never acts."""
+    return r.site.assert_role == "check" and (r.site.attr is not None or r.site.name in ("__eq__", "__ne__"))
+
+
+def _acts(strong: list[Resolved]) -> bool:
+    """Whether a test calls a repository method (not a constructor, factory or check) at all."""
+    return any(not r.site.is_new and not r.factory and not _is_check(r) and _kind(r) >= 0 for r in strong)
+
+
+def _mark_producers(resolved: list[Resolved]) -> None:
+    """A call whose result (of another class) the test then acts on only makes the object under test, like a factory:
+    `compiler.compile(src).render(data)`, `Template t = c.compile(src); t.execute(ctx)` -> render/execute act."""
+    for s in resolved:
+        if not s.targets or not s.strong or s.setup or s.site.is_new or _kind(s) < 1:
+            continue
+        recv = s.site.receiver
+        src = recv[1] if recv[0] == "call" and isinstance(recv[1], int) else s.site.via
+        if src is None or src >= len(resolved) or src == s.index:
+            continue
+        p = resolved[src]
+        if p.targets and not p.site.is_new and p.targets[0].cls is not None and s.targets[0].cls is not p.targets[0].cls:
+            p.produces = True
+
+
+def _mark_navigation(resolved: list[Resolved]) -> None:
+    """A dynamic attribute read (`bx.server` through __getattr__) whose value the test then calls into only
+    navigates to what it checks: a read, not an act."""
+    used = {r.site.receiver[1] for r in resolved if r.site.receiver[0] == "call" and isinstance(r.site.receiver[1], int)}
+    for r in resolved:
+        if r.index in used and r.site.attr is not None and r.targets and r.targets[0].name == "__getattr__":
+            r.navigates = True
+
+
+def _mark_setup(resolved: list[Resolved]) -> None:
+    """Mark calls that only make what the test passes on: an argument of another repository call
+    (`glom(target, Flatten())`) or the expected side of an assertion (`assert actual == expected`)."""
+    for r in resolved:
+        arg_of = r.site.arg_of
+        if r.site.assert_role in ("expected", "declaration"):
+            r.setup = True
+        elif arg_of is not None and arg_of < len(resolved) and resolved[arg_of].targets and resolved[arg_of].strong:
+            r.setup = True
+    for r in reversed(resolved):  # an argument's whole expression: `Iter().filter(f).all()` passed to glom()
+        recv = r.site.receiver
+        if r.setup and recv[0] == "call" and isinstance(recv[1], int) and recv[1] < len(resolved):
+            resolved[recv[1]].setup = True
 
 
 def _mark_configuration(resolved: list[Resolved], scope: FocalScope) -> None:
     """Mark fluent configuration calls (a method returning its own class, `serializeNulls()`) whose object a later
     build()/create()/get() turns into the object under test: they set up, like a constructor's arguments.
     Chained (`new GsonBuilder().serializeNulls().create()`) or on a variable of the builder's type. A builder that
-    is itself the focal class (GsonBuilderTest) is what the test is about: its calls stay acts."""
+    is itself the focal class (GsonBuilderTest) is what the test is about: its calls stay acts, unless the test then
+    acts on what it builds (`new ExpressionBuilder(s).variables("x").build().evaluate()`)."""
     def fluent(r: Resolved) -> bool:
         m = r.method
         return (m is not None and not r.site.is_new and m.cls is not None and bool(m.return_type)
-                and not scope.contains_class(m.cls)
                 and m.return_type.split("<")[0].split(".")[-1].strip() == m.cls.name)
 
-    def terminal(r: Resolved) -> bool:
-        return not r.site.is_new and r.site.name in TERMINAL
+    def terminal(r: Resolved) -> bool:  # build()/create()/get(), or a call making what the test then acts on
+        return not r.site.is_new and (r.site.name in TERMINAL or r.produces)
+
+    def product_used(builder: Resolved, term: Resolved) -> bool:
+        if not scope.contains_class(builder.method.cls):  # type: ignore[union-attr]
+            return True
+        made = term.method.return_type.split("<")[0].split(".")[-1].strip() if term.method and term.method.return_type else ""
+        return bool(made) and any(o.site.end > term.site.end and not o.site.is_new and o.targets and o.cls is not None
+                                  and o.cls.name == made for o in resolved)
 
     feeds: dict[int, Resolved] = {}  # call index -> the call made on its result
     for r in resolved:
@@ -546,11 +781,20 @@ def _mark_configuration(resolved: list[Resolved], scope: FocalScope) -> None:
         while nxt is not None and fluent(nxt) and not terminal(nxt):
             nxt = feeds.get(nxt.index)
         if nxt is not None and terminal(nxt):
-            r.configures = True
-        elif nxt is None and r.site.receiver[0] == "type":
-            # builder.serializeNulls(); ... builder.create()
-            r.configures = any(terminal(o) and o.site.receiver[:2] == r.site.receiver[:2] and o.site.end > r.site.end
-                               for o in resolved)
+            r.configures = product_used(r, nxt)
+        elif nxt is None and r.site.receiver[0] in ("type", "static"):
+            # builder.serializeNulls(); ... builder.create() / OptionBuilder.withDescription(d); OptionBuilder.create("o")
+            term = next((o for o in resolved if terminal(o) and o.site.receiver[:2] == r.site.receiver[:2]
+                         and o.site.end > r.site.end), None)
+            r.configures = term is not None and product_used(r, term)
+
+
+def _leading_pair(stem: list[str], strong: list[Resolved]) -> bool:
+    """Whether the name's first two words are each the whole name of a different method the test calls (read, seek)."""
+    if len(stem) < 2 or stem[0] == stem[1]:
+        return False
+    names = {key for r in strong if not r.site.is_new for t in r.targets for key in name_keys(t.name)}
+    return stem[0] in names and stem[1] in names and stem[0] + stem[1] not in names
 
 
 def _names_property_pair(stem: list[str], strong: list[Resolved]) -> bool:
@@ -588,7 +832,7 @@ def _overload_named(test_name: str, methods: list[MethodRef]) -> MethodRef | Non
 def _receiver_type(r: Resolved, resolved: list[Resolved]) -> str | None:
     """The simple static type name of a Java call's receiver, where the test makes it known."""
     kind = r.site.receiver[0]
-    if kind in ("type", "static"):
+    if kind in ("type", "static", "const"):
         name = r.site.receiver[1]
     elif kind == "call" and isinstance(r.site.receiver[1], int) and r.site.receiver[1] < len(resolved):
         m = resolved[r.site.receiver[1]].method

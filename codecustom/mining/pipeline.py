@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import hashlib
 import json
 import os
+import pickle
 import shutil
 import sys
 import time
@@ -24,9 +26,10 @@ from pathlib import Path
 
 from codecustom import __version__
 from codecustom.errors import DataError, UsageError
-from codecustom.mining import dedupe, filters, registry, splits
+from codecustom.mining import dedupe, filters, registry, splits, testconfig
+from codecustom.mining.cache import ParseCache, mapping_digest
 from codecustom.mining.facts import FileFacts, MethodFacts
-from codecustom.mining.index import CodeIndex, MethodRef
+from codecustom.mining.index import CodeIndex, MethodRef, TestRef
 from codecustom.mining.mapping import Mapper, Mapping
 from codecustom.mining.records import (CONTEXT_LEVELS, FileRecord, Manifest, MethodRecord, PairRecord, SCHEMA_VERSION,
                                        write_jsonl)
@@ -44,6 +47,7 @@ class Task:
     sha: str
     language: str
     is_test_file: bool
+    naming: testconfig.PythonNaming | None = None  # the project's pytest naming, when it is not pytest's default
 
 
 @dataclass
@@ -55,11 +59,14 @@ class FileResult:
     reason: str | None = None
     facts: FileFacts | None = None
     text: bytes | None = None  # the FileRecord line (split last), when kept for the completion corpus
-    signature: object = None  # MinHash (numpy) or None
+    signature: bytes | None = None  # MinHash signature (dedupe.minhash) or None
     content_hash: int = 0
     method_lines: list[bytes] = field(default_factory=list)  # serialized MethodRecords (split last)
     method_hashes: list[int] = field(default_factory=list)  # exact-dedupe keys of the bodies
     method_ids: list[str] = field(default_factory=list)
+    # what test->focal mapping reads from the file for other files' tests (cache.mapping_digest)
+    decl_digest: str = ""
+    sites_blob: bytes | None = None  # in the cache only: the methods' call sites, pickled apart
 
 
 # -- worker side ---------------------------------------------------------------------------------
@@ -90,10 +97,12 @@ def process(task: Task) -> FileResult:
     if ext is None:
         ext = _EXTRACTORS[task.language] = registry.LANGUAGES[task.language].make_extractor()
     try:
-        res.facts = ext.extract(task.path, task.data, is_test_file=task.is_test_file)  # type: ignore[attr-defined]
+        kw = {"naming": task.naming} if task.naming is not None else {}
+        res.facts = ext.extract(task.path, task.data, is_test_file=task.is_test_file, **kw)  # type: ignore[attr-defined]
     except (RecursionError, MemoryError, ValueError) as exc:  # a pathological file must not stop the run
         res.reason = f"parse_failed:{type(exc).__name__}"
         return res
+    res.decl_digest = mapping_digest(res.facts)
     # serialize here, in the worker: the main process only appends bytes to the spool
     for mf in res.facts.methods:
         rec = _method_record(res.facts, mf)
@@ -102,9 +111,10 @@ def process(task: Task) -> FileResult:
         res.method_ids.append(rec["id"])
         mf.body = ""  # not needed by the index; keeps the result small to send back
         mf.docstring = None
+    res.is_test_file = res.facts.is_test_file  # the extractor may find a TestCase subclass in a file not named a test
     if not res.facts.root_has_error:
         res.text = _dump({"path": task.path, "language": task.language, "content": text, "sha": task.sha,
-                          "is_test": task.is_test_file, "split": "train"})
+                          "is_test": res.is_test_file, "split": "train"})
         res.content_hash = dedupe.content_hash(text)
         res.signature = dedupe.minhash(text)
     return res
@@ -122,12 +132,15 @@ class MineOptions:
     split: str = "file"
     workers: int | None = None
     filter_config: filters.FilterConfig = field(default_factory=filters.FilterConfig)
+    cache: bool = True  # keep and reuse each blob's parse result (mining/cache.py)
+    cache_dir: Path | None = None  # default $CODECUSTOM_HOME/cache/mining
 
 
 class Miner:
     """One mining run into ``work_dir`` (a temporary folder the caller renames into place)."""
 
-    def __init__(self, work_dir: Path, options: MineOptions, console=None) -> None:
+    def __init__(self, work_dir: Path, options: MineOptions, console=None,
+                 layout: testconfig.TestLayout | None = None) -> None:
         if options.split not in SPLIT_RULES:
             raise UsageError(f"unknown split rule '{options.split}'", hint="use --split file or --split time")
         self.work = work_dir
@@ -140,9 +153,9 @@ class Miner:
         self.index = CodeIndex()
         self._method_spool = open(work_dir / "methods.spool", "wb")
         self._file_spool = open(work_dir / "files.spool", "wb")
-        self._method_hashes: set[int] = set()
+        self._method_hashes: dict[int, int] = {}  # body hash -> ordinal of the first method with that body
         self._body_hash = array("Q")  # ordinal -> content hash of the method's body (pairs are deduped on it)
-        self._dup_methods: set[int] = set()
+        self._dup_methods: dict[int, int] = {}  # ordinal -> ordinal of the earlier method with the same body
         self._file_hashes: set[int] = set()
         self._near = dedupe.NearDuplicateIndex()
         self._ordinal = 0
@@ -151,6 +164,16 @@ class Miner:
         self.timings: dict[str, float] = {}
         self.bytes_read = 0
         self.langs = {name: registry.LANGUAGES[name] for name in options.languages}
+        self.layout = layout or testconfig.TestLayout()
+        self.cache: ParseCache | None = ParseCache(options.cache_dir) if options.cache else None
+        self._cache_keys: dict[str, tuple[tuple, int]] = {}  # path -> (cache key, bytes) of results to store
+        self._decls: list[str] = []  # every parsed file's declaration digest, in order (what mapping reads)
+        self._file_decl: dict[str, str] = {}
+        self._file_sha: dict[str, str] = {}
+        self._position: dict[int, tuple[str, int]] = {}  # method ordinal -> (path, index in its file)
+        self._sites_blobs: dict[str, bytes] = {}  # path -> its tests' call sites, pickled (cached results)
+        self.test_dir_files: Counter[str] = Counter()  # source files in test-looking folders, by language
+        self.test_dir_examples: list[str] = []
 
     # -- stage 1: stream, filter, extract, spool ----------------------------------------------
 
@@ -182,29 +205,63 @@ class Miner:
             if e.size > cfg.max_bytes:
                 self._reject("too_large", e.path)
                 continue
+            is_test, naming = self._test_rule(spec, e.path)
+            if _in_test_folder(e.path) or self.layout.in_configured_test_folder(e.path):
+                self.test_dir_files[spec.name] += 1
+                if len(self.test_dir_examples) < 3:
+                    self.test_dir_examples.append(e.path)
+            key = (e.sha, e.path, spec.name, is_test, naming, cfg) if e.sha else None
+            cached = self.cache.get(key) if key is not None and self.cache is not None else None
+            if cached is not None:  # what this blob gave before: the same verdict, counters and result
+                verdict, size, res = cached
+                if verdict:
+                    self._reject(verdict, e.path)
+                else:
+                    self.bytes_read += size
+                    yield res
+                continue
             try:
                 data = e.read()
             except OSError as exc:
                 self._reject("unreadable", f"{e.path} ({exc.__class__.__name__})")
                 continue
-            if len(data) > cfg.max_bytes:
-                self._reject("too_large", e.path)
-                continue
-            if not data.strip():
-                self._reject("empty", e.path)
-                continue
-            if filters.is_binary(data):
-                self._reject("binary", e.path)
+            verdict = ("too_large" if len(data) > cfg.max_bytes else "empty" if not data.strip()
+                       else "binary" if filters.is_binary(data) else None)
+            sha = e.sha or blob_sha(data)
+            if key is None and self.cache is not None:  # a plain folder: the blob id is known once read
+                key = (sha, e.path, spec.name, is_test, naming, cfg)
+                cached = self.cache.get(key)
+                if cached is not None and not cached[0]:
+                    self.bytes_read += cached[1]
+                    yield cached[2]
+                    continue
+            if verdict:
+                self._reject(verdict, e.path)
+                if key is not None and self.cache is not None:
+                    self.cache.put(key, (verdict, len(data), None))
                 continue
             self.bytes_read += len(data)
-            yield Task(e.path, data, e.sha or blob_sha(data), spec.name, spec.is_test_path(e.path))
+            if key is not None and self.cache is not None:
+                self._cache_keys[e.path] = (key, len(data))
+            yield Task(e.path, data, sha, spec.name, is_test, naming)
 
-    def _results(self, tasks: Iterator[Task], n_entries: int) -> Iterator[FileResult]:
+    def _test_rule(self, spec: registry.LanguageSpec, path: str) -> tuple[bool, testconfig.PythonNaming | None]:
+        """Whether a file is a test file by the project's configuration (else the language's default), and the
+        pytest naming its tests follow when the project sets its own."""
+        if spec.name == "python":
+            naming = self.layout.naming_for(path)
+            return self.layout.is_python_test(path), (naming if naming.custom else None)
+        if spec.name == "java":
+            return self.layout.is_java_test(path, spec.is_test_path(path)), None
+        return spec.is_test_path(path), None
+
+    def _results(self, tasks: Iterator[Task | FileResult], n_entries: int) -> Iterator[FileResult]:
+        """Results in the order of the tasks; cached results (FileResult items) pass straight through."""
         workers = self.opt.workers or min(os.cpu_count() or 1, 8)
         if workers <= 1 or n_entries < _IN_PROCESS_BELOW:
             _init_worker(self.opt.filter_config)
             for t in tasks:
-                yield process(t)
+                yield process(t) if isinstance(t, Task) else t
             return
         import multiprocessing as mp  # only here: one worker never needs it, and importing it costs a few ms
 
@@ -214,6 +271,12 @@ class Miner:
             pending: deque = deque()
             chunk: list[Task] = []
             for t in tasks:
+                if not isinstance(t, Task):  # cached: keep its place in the order
+                    if chunk:
+                        pending.append(pool.apply_async(_process_chunk, (chunk,)))
+                        chunk = []
+                    pending.append(_Ready([t]))
+                    continue
                 chunk.append(t)
                 if len(chunk) >= 8:
                     pending.append(pool.apply_async(_process_chunk, (chunk,)))
@@ -243,6 +306,11 @@ class Miner:
         return _NoBar()
 
     def _accept(self, res: FileResult) -> None:
+        keyed = self._cache_keys.pop(res.path, None)
+        if keyed is not None and self.cache is not None:
+            self._store(keyed, res)
+        elif res.sites_blob is not None:  # from the cache: its tests' call sites are read only if mapping needs them
+            self._sites_blobs[res.path] = res.sites_blob
         if res.reason:
             self._reject(res.reason.split(":")[0], res.path)
             return
@@ -257,16 +325,22 @@ class Miner:
         spool = self._method_spool
         self._body_hash.extend(res.method_hashes)
         for line, h in zip(res.method_lines, res.method_hashes):
-            if h in self._method_hashes:
-                self._dup_methods.add(self._ordinal)
+            first = self._method_hashes.get(h)
+            if first is not None:
+                self._dup_methods[self._ordinal] = first
             else:
-                self._method_hashes.add(h)
+                self._method_hashes[h] = self._ordinal
             offsets.append(self._spool_pos)  # tracked by hand: BufferedWriter.tell() flushes
-            spool.write(line)
             self._spool_pos += len(line)
             ordinals.append(self._ordinal)
             self._ordinal += 1
+        spool.write(b"".join(res.method_lines))
         self.index.add(facts, ordinals, offsets, res.method_ids)
+        self._decls.append(f"{res.path}\0{res.decl_digest}")
+        self._file_decl[res.path] = res.decl_digest
+        self._file_sha[res.path] = res.sha
+        for k, o in enumerate(ordinals):
+            self._position[o] = (res.path, k)
         if facts.root_has_error:
             self._reject("syntax_error", res.path)
             return
@@ -284,13 +358,49 @@ class Miner:
     # -- stage 2: map ---------------------------------------------------------------------------
 
     def map_tests(self) -> list[Mapping]:
+        """Every test's focal method. A test file whose tests and whose view of the repository (every file's
+        declarations: cache.mapping_digest) are as in an earlier run reuses that run's answers."""
         t0 = time.perf_counter()
         rules = {name: spec.focal_rules() for name, spec in self.langs.items() if spec.focal_rules is not None}
         mapper = Mapper(self.index, rules)
-        mappings = mapper.run()
+        world = hashlib.sha1("\0".join(self._decls).encode()).hexdigest()
+        by_file: dict[str, list[TestRef]] = {}
+        for t in self.index.tests:
+            if t.method.language in rules:
+                by_file.setdefault(t.method.path, []).append(t)
+        mappings: list[Mapping] = []
+        for path, tests in by_file.items():
+            key = ("map", world, self._file_sha[path])  # the file's bytes fix its tests' facts (cache salt: the code)
+            cached = self.cache.get(key) if self.cache is not None else None
+            if cached is not None and len(cached) == len(tests):
+                results = [self._unpack(t, c) for t, c in zip(tests, cached)]
+            else:
+                self._restore_sites(path, tests)
+                results = [mapper.map_test(t, rules[t.method.language]) for t in tests]
+                if self.cache is not None:
+                    self.cache.put(key, [self._pack(r) for r in results])
+            for r in results:
+                if isinstance(r, Mapping):
+                    mappings.append(r)
+                else:
+                    mapper.unmapped[r] += 1
         self.unmapped = mapper.unmapped
         self.timings["map_s"] = time.perf_counter() - t0
         return mappings
+
+    def _pack(self, r: Mapping | str) -> tuple | str:
+        """A mapping by positions (file, index of the method in it), valid while those files' declarations hold."""
+        if isinstance(r, str):
+            return r
+        fac = self._position[r.factory.ordinal] if r.factory is not None else None
+        return (self._position[r.focal.ordinal], r.heuristic, r.confidence, r.class_rule, fac)
+
+    def _unpack(self, test: TestRef, c: tuple | str) -> Mapping | str:
+        if isinstance(c, str):
+            return c
+        (fpath, fidx), heuristic, confidence, rule, fac = c
+        factory = self.index.file_methods[fac[0]][fac[1]] if fac is not None else None
+        return Mapping(test, self.index.file_methods[fpath][fidx], heuristic, confidence, rule, factory)
 
     # -- stage 3: splits and final files --------------------------------------------------------
 
@@ -302,48 +412,45 @@ class Miner:
         heur: Counter[str] = Counter()
         rules: Counter[str] = Counter()
         pair_methods: set[int] = set()
-        seen_pairs: set[tuple[int, int]] = set()
+        seen_pairs: dict[tuple[int, int], str] = {}  # (test body, focal body) -> test id of the pair written
+        duplicate_pairs: dict[str, str] = {}
         with open(self.work / "methods.spool", "rb") as spool, open(self.work / "pairs.jsonl", "wb") as out:
+            group: list[tuple[Mapping, str]] = []  # the pairs of one test file (written, and cached, together)
             for mp_ in sorted(mappings, key=lambda m: m.test.method.ordinal):
                 key = (self._body_hash[mp_.test.method.ordinal], self._body_hash[mp_.focal.ordinal])
                 if key in seen_pairs:
                     self.counts["duplicate_pairs"] += 1
+                    duplicate_pairs[mp_.test.method.id] = seen_pairs[key]  # counted, and said which pair stands for it
                     continue
-                seen_pairs.add(key)
-                test_body = _body_at(spool, mp_.test.method.offset)
-                focal_body = _body_at(spool, mp_.focal.offset)
-                focal_text = json.loads(focal_body)
-                builder = contexts[mp_.focal.language]
-                if hasattr(builder, "build_json"):
-                    ctx = builder.build_json(mp_.focal, focal_text, self.index)
-                else:
-                    ctx = {lvl: _JSON.encode(v).encode("utf-8")
-                           for lvl, v in builder.build(mp_.focal, focal_text, self.index).items()}
+                seen_pairs[key] = mp_.test.method.id
                 split = pair_split[id(mp_)]
-                values = (  # PairRecord's fields, in _PAIR_FIELDS order
-                    mp_.test.method.id, mp_.focal.id, mp_.focal.language, mp_.heuristic, mp_.confidence,
-                    mp_.test.method.path, mp_.focal.path, test_body, focal_body,
-                    _JsonText(b"{" + b", ".join([_CONTEXT_KEYS[lvl] + ctx[lvl] for lvl in CONTEXT_LEVELS]) + b"}"), split,
-                    mp_.class_rule, mp_.test.framework,
-                    mp_.test.method.cls.qualname if mp_.test.method.cls else None,
-                    mp_.focal.cls.qualname if mp_.focal.cls else None,
-                    mp_.focal.signature,
-                )
-                out.write(_json_object(_PAIR_KEYS, values) + b"\n")
+                if group and group[-1][0].test.method.path != mp_.test.method.path:
+                    out.write(b"".join(self._pair_lines(group, spool, contexts)))
+                    group = []
+                group.append((mp_, split))
                 pair_methods.update((mp_.test.method.ordinal, mp_.focal.ordinal))
                 heur[mp_.heuristic] += 1
                 rules[mp_.class_rule] += 1
                 split_sizes["pairs"][split] += 1
+            if group:
+                out.write(b"".join(self._pair_lines(group, spool, contexts)))
         self.counts["pairs"] = sum(heur.values())
         # methods.jsonl: exact duplicates dropped, except methods that are part of a pair
-        with open(self.work / "methods.spool", "rb") as src, open(self.work / "methods.jsonl", "wb") as dst:
+        with open(self.work / "methods.spool", "rb") as src, open(self.work / "methods.jsonl", "wb",
+                                                                  buffering=1 << 20) as dst:
             for ordinal, line in enumerate(src):
-                if ordinal in self._dup_methods and ordinal not in pair_methods:
+                ref = self.index.methods_by_ordinal.get(ordinal)
+                twin = self._dup_methods.get(ordinal)
+                if twin is not None and ordinal not in pair_methods and not (ref is not None and ref.is_test):
                     self.filters["duplicate_method"] += 1
                     continue
-                ref = self.index.methods_by_ordinal.get(ordinal)
                 split = method_split(ref) if ref is not None else "train"
-                dst.write(_with_split(line, split))
+                twin_ref = self.index.methods_by_ordinal.get(twin) if twin is not None else None
+                if twin_ref is not None and ref is not None and ref.is_test:
+                    self.counts["tests_duplicate"] += 1  # every test is written; a copy says which it copies
+                    dst.write(_finish(line, split, twin_ref.id))
+                else:
+                    dst.write(_with_split(line, split))
                 split_sizes["methods"][split] += 1
                 self.counts["methods"] += 1
                 if ref is not None and ref.is_test:
@@ -359,6 +466,7 @@ class Miner:
 
         tests_by_lang = Counter(t.method.language for t in self.index.tests)
         mappable = {n for n, s in self.langs.items() if s.maps_tests}
+        self.warnings = self._discovery_warnings(tests_by_lang, mappable)
         all_tests = sum(v for k, v in tests_by_lang.items() if k in mappable)
         self.counts["tests"] = len(self.index.tests)
         self.counts["methods_total"] = self._ordinal
@@ -382,12 +490,96 @@ class Miner:
                 "bytes_read": self.bytes_read,
                 "timings_s": {k: round(v, 3) for k, v in self.timings.items()},
                 "test_mapping_languages": sorted(mappable),
+                "test_discovery": {**self.layout.as_dict(), "files_in_test_folders": dict(self.test_dir_files)},
+                "warnings": self.warnings,
+                "duplicate_pairs": duplicate_pairs,
                 **manifest_base.get("extra", {}),
             },
         )
         (self.work / "manifest.json").write_text(json.dumps(asdict(manifest), indent=2, ensure_ascii=False) + "\n",
                                                  encoding="utf-8")
         return manifest
+
+    def _store(self, keyed: tuple[tuple, int], res: FileResult) -> None:
+        """Cache a file's result, its tests' call sites apart (pickled once, unpickled only when a test of the file
+        has to be mapped again)."""
+        methods = res.facts.methods if res.facts is not None else []
+        sites = [m.call_sites for m in methods]
+        if any(sites):
+            res.sites_blob = pickle.dumps(sites, protocol=pickle.HIGHEST_PROTOCOL)
+            for m in methods:
+                m.call_sites = []
+        try:
+            self.cache.put(keyed[0], (None, keyed[1], res))  # type: ignore[union-attr]
+        finally:
+            for m, found in zip(methods, sites):
+                m.call_sites = found
+            res.sites_blob = None
+
+    def _restore_sites(self, path: str, tests: list[TestRef]) -> None:
+        blob = self._sites_blobs.pop(path, None)
+        if blob is not None:
+            sites = pickle.loads(blob)
+            for t in tests:
+                t.call_sites = sites[self._position[t.method.ordinal][1]]
+
+    def _pair_lines(self, group: list[tuple[Mapping, str]], spool, contexts: dict) -> list[bytes]:
+        """The pairs.jsonl lines of one test file's pairs: from the cache when every line's inputs are as before."""
+        key = ("pairs", tuple(self._pair_line_key(mp_, split) for mp_, split in group))
+        lines = self.cache.get(key) if self.cache is not None else None
+        if lines is not None and len(lines) == len(group):
+            return lines
+        lines = [self._pair_line(mp_, split, spool, contexts) for mp_, split in group]
+        if self.cache is not None:
+            self.cache.put(key, lines)
+        return lines
+
+    def _pair_line(self, mp_: Mapping, split: str, spool, contexts: dict) -> bytes:
+        test_body = _body_at(spool, mp_.test.method.offset)
+        focal_body = _body_at(spool, mp_.focal.offset)
+        focal_text = json.loads(focal_body)
+        builder = contexts[mp_.focal.language]
+        if hasattr(builder, "build_json"):
+            ctx = builder.build_json(mp_.focal, focal_text, self.index)
+        else:
+            ctx = {lvl: _JSON.encode(v).encode("utf-8")
+                   for lvl, v in builder.build(mp_.focal, focal_text, self.index, factory=mp_.factory).items()}
+        values = (  # PairRecord's fields, in _PAIR_FIELDS order
+            mp_.test.method.id, mp_.focal.id, mp_.focal.language, mp_.heuristic, mp_.confidence,
+            mp_.test.method.path, mp_.focal.path, test_body, focal_body,
+            _JsonText(b"{" + b", ".join([_CONTEXT_KEYS[lvl] + ctx[lvl] for lvl in CONTEXT_LEVELS]) + b"}"), split,
+            mp_.class_rule, mp_.test.framework,
+            mp_.test.method.cls.qualname if mp_.test.method.cls else None,
+            mp_.focal.cls.qualname if mp_.focal.cls else None,
+            mp_.focal.signature, mp_.factory.id if mp_.factory is not None else None,
+        )
+        return _json_object(_PAIR_KEYS, values) + b"\n"
+
+    def _pair_line_key(self, mp_: Mapping, split: str) -> tuple:
+        """Everything a pairs.jsonl line is made of: the test's and the focal method's files (bodies, ids, the focal
+        class's skeleton and module), the factory's, the mapping and the split."""
+        fac = mp_.factory
+        return ("pair", self._file_sha[mp_.test.method.path], self._position[mp_.test.method.ordinal][1],
+                self._file_sha[mp_.focal.path], self._position[mp_.focal.ordinal][1],
+                (self._file_sha[fac.path], self._position[fac.ordinal][1]) if fac is not None else None,
+                mp_.heuristic, mp_.confidence, mp_.class_rule, split)
+
+    def _discovery_warnings(self, tests_by_lang: Counter, mappable: set[str]) -> list[str]:
+        """A repository whose test folders hold code but where no test was found: say which rules were used and
+        which configuration could not be followed."""
+        out = []
+        for lang in sorted(mappable):
+            if tests_by_lang.get(lang) or not self.test_dir_files.get(lang):
+                continue
+            rules = "; ".join(f"{src}: {rule}" for lng, src, rule in self.layout.describe() if lng == lang)
+            msg = (f"no {lang} tests found although {self.test_dir_files[lang]} {lang} files lie in test folders "
+                   f"(e.g. {', '.join(self.test_dir_examples[:2])}); looked for: {rules}")
+            if self.layout.unfollowed:
+                msg += "; not followed: " + "; ".join(self.layout.unfollowed)
+            out.append(msg)
+            if self.console is not None:
+                self.console.warn(msg)
+        return out
 
     def _assign_splits(self, mappings: list[Mapping], source):
         pair_split: dict[int, str] = {}
@@ -460,10 +652,29 @@ class Miner:
             return set()
         ext = _EXTRACTORS.get(spec.name) or _EXTRACTORS.setdefault(spec.name, spec.make_extractor())
         try:
-            facts = ext.extract(path, data, is_test_file=spec.is_test_path(path))  # type: ignore[attr-defined]
+            is_test, naming = self._test_rule(spec, path)
+            kw = {"naming": naming} if naming is not None else {}
+            facts = ext.extract(path, data, is_test_file=is_test, **kw)  # type: ignore[attr-defined]
         except (RecursionError, MemoryError, ValueError):
             return set()
         return {(m.class_name, m.name) for m in facts.methods if m.is_test}
+
+
+_TEST_FOLDERS = frozenset({"test", "tests", "testing", "unittests", "unit_tests", "spec", "specs", "it"})
+
+
+def _in_test_folder(path: str) -> bool:
+    return any(p.lower() in _TEST_FOLDERS for p in path.split("/")[:-1])
+
+
+class _Ready:
+    """A result known already (from the cache), in the queue of pending worker results."""
+
+    def __init__(self, results: list[FileResult]) -> None:
+        self.results = results
+
+    def get(self) -> list[FileResult]:
+        return self.results
 
 
 class _NoBar:
@@ -484,7 +695,7 @@ def _method_record(facts: FileFacts, mf: MethodFacts) -> dict:
         "params": mf.params, "return_type": mf.return_type, "modifiers": mf.modifiers, "docstring": mf.docstring,
         "body": mf.body, "start_line": mf.start_line, "end_line": mf.end_line, "is_test": mf.is_test,
         "is_constructor": mf.is_constructor, "calls": mf.calls, "framework": mf.framework,
-        "is_fixture": mf.is_fixture, "split": "train",
+        "is_fixture": mf.is_fixture, "duplicate_of": None, "split": "train",
     }
 
 
@@ -520,6 +731,7 @@ def _dump(d: dict) -> bytes:
 
 
 _SPLIT_TAIL = b'"split": "train"}\n'
+_DUPLICATE_TAIL = b'"duplicate_of": null, "split": "train"}\n'
 
 
 def _with_split(line: bytes, split: str) -> bytes:
@@ -527,6 +739,13 @@ def _with_split(line: bytes, split: str) -> bytes:
         return line
     assert line.endswith(_SPLIT_TAIL)
     return line[: -len(_SPLIT_TAIL)] + b'"split": "' + split.encode() + b'"}\n'
+
+
+def _finish(line: bytes, split: str, duplicate_of: str) -> bytes:
+    """A method line with its split and the id of the earlier method it duplicates."""
+    assert line.endswith(_DUPLICATE_TAIL)
+    return (line[: -len(_DUPLICATE_TAIL)] + b'"duplicate_of": ' + encode_basestring(duplicate_of).encode("utf-8")
+            + b', "split": "' + split.encode() + b'"}\n')
 
 
 _BODY_KEY = b', "body": '
@@ -575,12 +794,14 @@ def run(source, out: Path, options: MineOptions, *, console=None, repo_label: st
     with _rare_collections():
         try:
             t0 = time.perf_counter()
-            miner = Miner(work, options, console)
             entries = source.entries()
             total = None
+            layout = None
             if getattr(source, "listable", True):
                 entries = list(entries)  # light (paths, sizes, lazy readers): gives the progress bar a total
                 total = len(entries)
+                layout = testconfig.discover(entries)  # the project's own test configuration, read first
+            miner = Miner(work, options, console, layout)
             miner.consume(entries, total)
             mappings = miner.map_tests()
             base = {"repo": repo_label, "revision": revision, "project": getattr(source, "project", None),

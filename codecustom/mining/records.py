@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
-SCHEMA_VERSION = "1.1"
+SCHEMA_VERSION = "1.2"
 
 # methods2test's focal-context levels, smallest to largest.
 CONTEXT_LEVELS = ("fm", "fm_fc", "fm_fc_c", "fm_fc_c_m", "fm_fc_c_m_f")
@@ -44,6 +44,8 @@ class MethodRecord:
     # added in schema 1.1
     framework: str | None = None  # tests: junit3 | junit4 | junit5 | pytest | unittest | go test
     is_fixture: bool = False  # pytest fixtures, setUp/@BeforeEach and friends (never focal)
+    # added in schema 1.2
+    duplicate_of: str | None = None  # tests: id of an earlier test with the same (whitespace-normalised) text
 
 
 @dataclass
@@ -67,6 +69,8 @@ class PairRecord:
     test_class: str | None = None  # qualified test class (None for module-level pytest functions)
     focal_class: str | None = None  # qualified focal class (None for module functions)
     focal_signature: str = ""
+    # added in schema 1.2
+    factory_id: str | None = None  # a factory function that built the object the focal method runs on (Python)
 
 
 @dataclass

@@ -40,5 +40,15 @@ def summary_rows(m: Manifest) -> FilterRows:
     ]
     if unmapped:
         out.append(("Tests not mapped, by reason", ["reason", "tests"], unmapped))
+    disc = x.get("test_discovery") or {}
+    langs = {lang for lang in m.languages if c.get(f"files_{lang}") or x.get("tests_by_language", {}).get(lang)}
+    rules = [r for r in disc.get("rules", []) if r[0] in langs or r[0] == "note"]
+    if rules:
+        by_lang = x.get("tests_by_language", {})
+        rows = [[lang, src, rule, by_lang.get(lang, 0) if lang in by_lang or lang in langs else ""]
+                for lang, src, rule in rules]
+        out.append(("Where tests were looked for", ["language", "from", "rule", "tests"], rows))
+    for w in x.get("warnings", []):
+        out.append(("Warning", ["what"], [[w]]))
     out.append((f"Splits (rule: {m.split_rule})", ["records", "train", "valid", "test"], splits))
     return out

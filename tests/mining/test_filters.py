@@ -80,3 +80,28 @@ def test_newest_first():
     assert [k for k, s in out.items() if s == "test"] == ["g19", "g18"]
     assert [k for k, s in out.items() if s == "valid"] == ["g17", "g16"]
     assert sum(s == "train" for s in out.values()) == 16
+
+
+def test_minhash_without_numpy_matches_numpy():
+    import numpy as np
+
+    rng = np.random.default_rng(20220514)
+    a = rng.integers(1, 2**32 - 1, dedupe.NUM_PERM, dtype=np.uint64) | np.uint64(1)
+    b = rng.integers(0, 2**32 - 1, dedupe.NUM_PERM, dtype=np.uint64)
+    assert tuple(map(int, a)) == dedupe._A and tuple(map(int, b)) == dedupe._B  # the written-out permutations
+    text = "\n".join(f"x = {random.Random(7).random()} + {i}" for i in range(40))
+    mask = np.uint64(0xFFFFFFFF)  # the original uint64 formulation
+    arr = np.asarray([__import__("zlib").crc32(line.strip().encode()) for line in text.split("\n")], dtype=np.uint64)
+    sh = (arr[:-1] * np.uint64(1000003) ^ arr[1:]) & mask
+    want = ((np.outer(a, sh) + b[:, None]) & mask).min(axis=1).astype("<u4").tobytes()
+    assert dedupe.minhash(text) == want  # numpy (uint32) path
+    import sys
+    saved = sys.modules.pop("numpy")  # the pure-Python path runs when numpy is not loaded (and budget is left)
+    budget = dedupe._PURE_BUDGET[0]
+    dedupe._PURE_BUDGET[0] = 10**9
+    try:
+        assert dedupe.minhash(text) == want
+        assert dedupe._PURE_BUDGET[0] < 10**9  # it did run
+    finally:
+        sys.modules["numpy"] = saved
+        dedupe._PURE_BUDGET[0] = budget

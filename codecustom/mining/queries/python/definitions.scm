@@ -6,3 +6,4 @@
 (import_statement) @import
 (import_from_statement) @import
 (future_import_statement) @import
+(return_statement) @return
